@@ -1,0 +1,123 @@
+"""The interface one bank implements."""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from providers.types import (
+    SDK_VERSION,
+    CallbackEvent,
+    CardInfo,
+    ConfirmWithdrawal,
+    Customer,
+    Health,
+    Offer,
+    QuoteRequest,
+    QuoteResult,
+    SubmitWithdrawal,
+    WithdrawalResult,
+)
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What cardcash hands a provider when it creates it.
+
+    ``data_dir`` is a directory the provider may keep files in; ``options`` are the
+    operator's settings for this bank (strings, from cardcash's configuration).
+    """
+
+    bank_code: str
+    data_dir: Path
+    options: Mapping[str, str] = field(default_factory=dict)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cardcash.providers"))
+
+
+class BankProvider(abc.ABC):
+    """One bank's cash-advance service, as cardcash calls it.
+
+    Every method is a coroutine and may raise only :class:`~providers.ProviderError`; anything
+    else is treated as the bank being unavailable. cardcash wraps every call in a guard with a
+    timeout, a concurrency cap and a circuit breaker, so a method need not protect itself
+    against being slow — but it must be safe to call concurrently.
+
+    Example::
+
+        class MyBank(BankProvider):
+            code = "MYBANK"
+            name = "My Bank"
+            version = "1.2.0"
+            sdk_version = "1.0"
+            ...
+
+        def create_provider(context: ProviderContext) -> BankProvider:
+            return MyBank(context)
+    """
+
+    #: The bank's code, as in the catalog (``"CEB"``).
+    code: str
+    #: The bank's display name.
+    name: str
+    #: The plugin's own version.
+    version: str = "0"
+    #: The SDK version the plugin was written for.
+    sdk_version: str = SDK_VERSION
+
+    @abc.abstractmethod
+    async def list_cards(self, customer: Customer) -> list[CardInfo]:
+        """The customer's credit cards at this bank and the debit cards bound for payouts."""
+
+    @abc.abstractmethod
+    async def verify_same_holder(
+        self, customer: Customer, credit_card_ref: str, debit_card_ref: str
+    ) -> bool:
+        """True when the debit card belongs to the holder of the credit card."""
+
+    @abc.abstractmethod
+    async def get_offer(self, customer: Customer, card_ref: str) -> Offer:
+        """The cash-advance offer on one credit card now: limits and pricing."""
+
+    @abc.abstractmethod
+    async def quote(self, request: QuoteRequest) -> QuoteResult:
+        """The repayment schedule for an amount, repayment type and tenor."""
+
+    @abc.abstractmethod
+    async def submit_withdrawal(self, request: SubmitWithdrawal) -> WithdrawalResult:
+        """Start a withdrawal. Idempotent on ``request.request_id``."""
+
+    @abc.abstractmethod
+    async def confirm_withdrawal(self, request: ConfirmWithdrawal) -> WithdrawalResult:
+        """Pass the holder's verification code for a withdrawal awaiting it."""
+
+    @abc.abstractmethod
+    async def cancel_withdrawal(self, request_id: str) -> WithdrawalResult:
+        """Cancel a withdrawal that still awaits verification."""
+
+    @abc.abstractmethod
+    async def query_withdrawal(self, request_id: str) -> WithdrawalResult:
+        """The bank's current view of a withdrawal (used by status sync).
+
+        Raises ``ProviderError(UNKNOWN_WITHDRAWAL)`` when the bank never received it.
+        """
+
+    @abc.abstractmethod
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
+        """Check a callback's signature and parse it.
+
+        Raises ``ProviderError(INVALID_SIGNATURE)`` when the signature does not verify.
+        """
+
+    async def health(self) -> Health:
+        """Whether the bank answers. The default says it does."""
+        return Health(ok=True)
+
+    async def aclose(self) -> None:
+        """Release connections and files. Called once when cardcash shuts down."""
+
+
+#: What the ``cardcash.banks`` entry point names: a provider class or a factory function.
+ProviderFactory = Callable[[ProviderContext], BankProvider]

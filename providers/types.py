@@ -1,0 +1,234 @@
+"""Requests and results exchanged between cardcash and a bank provider.
+
+All are frozen dataclasses; every amount is a :class:`~decimal.Decimal` in yuan with two
+decimals, every currency an ISO 4217 code (``"CNY"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+#: The version of this SDK. A plugin declares the SDK version it was written for in
+#: ``BankProvider.sdk_version``; cardcash loads it when the major versions are equal and the
+#: plugin's minor version is not newer than this one.
+SDK_VERSION = "1.0"
+
+
+class CardKind(StrEnum):
+    """Whether a card is a credit card (the source of a cash advance) or a debit card (payout)."""
+
+    CREDIT = "CREDIT"
+    DEBIT = "DEBIT"
+
+
+class RepaymentType(StrEnum):
+    """How a cash advance is repaid."""
+
+    SINGLE_MONTH = "SINGLE_MONTH"
+    """单月还: the whole amount with daily interest and a fee, one month later (``periods == 1``)."""
+    INSTALLMENT = "INSTALLMENT"
+    """分月还: equal principal each month plus a monthly fee on the original principal."""
+
+
+class WithdrawalState(StrEnum):
+    """The state of a withdrawal at the bank."""
+
+    VERIFICATION_REQUIRED = "VERIFICATION_REQUIRED"
+    """Waiting for the holder's verification code (SMS)."""
+    PROCESSING = "PROCESSING"
+    """Accepted; the money is on its way to the debit card."""
+    SUCCEEDED = "SUCCEEDED"
+    """The money has arrived on the debit card. Terminal."""
+    FAILED = "FAILED"
+    """The bank refused or could not pay out; nothing was lent. Terminal."""
+    CANCELLED = "CANCELLED"
+    """Cancelled before verification; nothing was lent. Terminal."""
+
+
+#: States that never change once reached.
+TERMINAL_STATES = frozenset(
+    {WithdrawalState.SUCCEEDED, WithdrawalState.FAILED, WithdrawalState.CANCELLED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """The card holder, as the channel identifies them.
+
+    ``channel`` is ``"WECHAT"`` or ``"ALIPAY"``; ``channel_user_id`` is the openid / open_id the
+    channel gave cardcash for this mini-program. A bank links it to its own customer record.
+    """
+
+    channel: str
+    channel_user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardInfo:
+    """A card the bank knows for a customer. Never carries a full card number.
+
+    ``card_ref`` is the bank's opaque, stable token for the card. ``issuer_code`` is the code of
+    the bank that issued it: a debit card bound for payouts may be issued by another bank, and a
+    bank reports the same debit card with the same ``card_ref`` each time.
+    """
+
+    card_ref: str
+    kind: CardKind
+    issuer_code: str
+    last4: str
+    product_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SingleMonthPricing:
+    """Pricing of a single-month cash advance: daily interest plus a one-off fee.
+
+    Interest is ``amount × daily_interest_rate × days``; the fee is
+    ``max(amount × fee_rate, min_fee)``. Example (common practice): ``Decimal("0.0005")`` a day,
+    ``Decimal("0.01")`` fee, ``Decimal("10.00")`` minimum fee.
+    """
+
+    daily_interest_rate: Decimal
+    fee_rate: Decimal
+    min_fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentPricing:
+    """Pricing of one installment tenor: a fixed monthly fee rate on the original principal."""
+
+    periods: int
+    monthly_fee_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What the bank offers this customer on this credit card right now."""
+
+    card_ref: str
+    currency: str
+    credit_limit: Decimal
+    available_limit: Decimal
+    min_amount: Decimal
+    max_amount: Decimal
+    daily_remaining: Decimal
+    single_month: SingleMonthPricing | None
+    installments: tuple[InstallmentPricing, ...] = ()
+    arrival_description: str = ""
+    """When the money usually arrives, in words shown to the user (e.g. "within 2 hours")."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRequest:
+    """A trial calculation (试算) for an amount, repayment type and tenor, starting ``start_date``."""
+
+    customer: Customer
+    card_ref: str
+    amount: Decimal
+    currency: str
+    repayment_type: RepaymentType
+    periods: int
+    start_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledPayment:
+    """One payment of a repayment schedule."""
+
+    period: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """What the holder pays on ``due_date``."""
+        return self.principal + self.interest + self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteResult:
+    """The bank's repayment schedule for a :class:`QuoteRequest`.
+
+    The principals must add up to ``amount``. ``agreement_version`` and ``agreement_summary``
+    describe the bank's cash-advance agreement that the holder accepts with the withdrawal.
+    """
+
+    amount: Decimal
+    currency: str
+    repayment_type: RepaymentType
+    periods: int
+    schedule: tuple[ScheduledPayment, ...]
+    agreement_version: str
+    agreement_summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitWithdrawal:
+    """Ask the bank to pay a cash advance out to the holder's own debit card.
+
+    ``request_id`` is cardcash's idempotency key for this withdrawal: the bank must answer a
+    repeated submission with the same ``request_id`` with the same withdrawal, never a second one.
+    """
+
+    request_id: str
+    customer: Customer
+    credit_card_ref: str
+    debit_card_ref: str
+    amount: Decimal
+    currency: str
+    repayment_type: RepaymentType
+    periods: int
+    purpose: str
+    agreement_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmWithdrawal:
+    """The holder's verification code for a withdrawal in ``VERIFICATION_REQUIRED``."""
+
+    request_id: str
+    verification_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalResult:
+    """The bank's view of one withdrawal.
+
+    ``amount`` and ``currency`` must equal what was asked: cardcash checks it and treats a
+    difference as an error, never as a success.
+    """
+
+    request_id: str
+    bank_reference: str
+    state: WithdrawalState
+    amount: Decimal
+    currency: str
+    failure_reason: str | None = None
+    expected_arrival: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """A verified notification from the bank that a withdrawal changed state."""
+
+    request_id: str
+    bank_reference: str
+    state: WithdrawalState
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether the bank's systems answer, with a short reason when they do not."""
+
+    ok: bool
+    detail: str = ""
+    checked_at: datetime | None = field(default=None, compare=False)
