@@ -1,0 +1,37 @@
+# cardcash: `make run` serves GraphiQL on http://127.0.0.1:8000/graphql; `make test` runs the suite.
+# Both create .venv and install the project on first use (and again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test schema bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/cardcash migrate
+	$(BIN)/cardcash seed
+	$(BIN)/cardcash serve
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+schema: install
+	$(BIN)/cardcash export-schema > schema.graphql
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .cardcash cardcash.db cardcash.db-*

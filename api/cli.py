@@ -1,0 +1,116 @@
+"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from pydantic import ValidationError
+
+from api.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except (SettingsError, ValidationError) as exc:
+        sys.exit(f"cardcash: configuration error: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()  # fail fast, before workers start, on bad configuration
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from db.migrate import upgrade
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+    asyncio.run(upgrade(settings.database_url, args.revision))
+    print(f"cardcash: database at revision {args.revision}")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from api.runtime import database_for
+    from api.services.catalog import CatalogFileError, seed_catalog
+
+    settings = _settings()
+
+    async def run() -> int:
+        db = database_for(settings)
+        try:
+            return await seed_catalog(db, settings.catalog_file)
+        finally:
+            await db.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except CatalogFileError as exc:
+        sys.exit(f"cardcash: {exc}")
+    print(f"cardcash: catalog seeded ({count} banks)")
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    from api.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+
+
+def cmd_plugins(args: argparse.Namespace) -> None:
+    from api.plugins import describe_plugins
+
+    settings = _settings()
+    rows = asyncio.run(describe_plugins(settings))
+    width = max((len(r[0]) for r in rows), default=4)
+    for code, version, status in rows:
+        print(f"{code:<{width}}  {version:<24}  {status}")
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cardcash", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve GraphQL over HTTP (uvicorn)")
+    serve.add_argument("--host", help="address to bind (CARDCASH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (CARDCASH_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="processes (CARDCASH_WORKERS, default 1)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+    sub.add_parser("seed", help="load the bank catalog data file").set_defaults(func=cmd_seed)
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
+        func=cmd_export_schema
+    )
+    sub.add_parser("plugins", help="list bank provider plugins").set_defaults(func=cmd_plugins)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

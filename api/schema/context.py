@@ -1,0 +1,20 @@
+"""What every resolver gets as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from api.runtime import Services
+
+
+@dataclass
+class Context:
+    """The request's context: the process's services, the connection, per-request caches."""
+
+    services: Services
+    request: HTTPConnection
+    response: Any = None
+    loaders: dict[str, Any] = field(default_factory=dict)

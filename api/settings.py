@@ -1,0 +1,120 @@
+"""Configuration, read from the environment (prefix ``CARDCASH_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cardcash.db"
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot run the service; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Each field is ``CARDCASH_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARDCASH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["dev", "prod"] = Field(
+        "dev", description="dev: GraphiQL, sandbox login; prod: neither."
+    )
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy async URL.")
+    data_dir: Path = Field(
+        Path(".cardcash"), description="Local data: dev secret key, sandbox bank state."
+    )
+    secret_key: SecretStr | None = Field(None, description="Signs session tokens; ≥ 32 bytes.")
+    catalog_file: Path | None = Field(
+        None, description="Bank catalog TOML; the packaged one by default."
+    )
+
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL clients reach us at.")
+    catalog_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a replica caches the catalog."
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1)
+    log_level: str = "INFO"
+
+    db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
+    db_max_overflow: int = Field(10, ge=0)
+    db_pool_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a free connection.")
+    db_connect_timeout: float = Field(5.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+
+    graphiql: bool | None = Field(
+        None, description="Serve GraphiQL; defaults to on in dev, off in prod."
+    )
+    introspection: bool | None = Field(
+        None, description="Allow introspection; defaults like graphiql."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        if url.startswith("sqlite:///") or url.startswith("sqlite://"):
+            return url.replace("sqlite:", "sqlite+aiosqlite:", 1)
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return url
+
+    @model_validator(mode="after")
+    def _prod_needs_a_key(self) -> Settings:
+        if self.env == "prod":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key.encode()) < MIN_SECRET_BYTES:
+                raise SettingsError(
+                    "CARDCASH_ENV=prod needs CARDCASH_SECRET_KEY of at least "
+                    f"{MIN_SECRET_BYTES} bytes (for example: python -c "
+                    "'import secrets; print(secrets.token_urlsafe(48))'); it signs session tokens "
+                    "and must be the same on every replica."
+                )
+        return self
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_prod) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.is_prod) if self.introspection is None else self.introspection
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """The key that signs session tokens.
+
+        In dev mode without ``CARDCASH_SECRET_KEY`` a key is generated once and kept in
+        ``data_dir`` so that sessions survive a restart.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "dev-secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                tmp.rename(path) if not path.exists() else tmp.unlink()
+            except FileExistsError:
+                tmp.unlink()
+        return path.read_text().strip().encode()

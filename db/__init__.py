@@ -1,0 +1,1 @@
+"""cardcash's own records: SQLModel tables, the async engine, migrations."""

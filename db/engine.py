@@ -1,0 +1,123 @@
+"""The async engines and sessions.
+
+On SQLite, writes go through one connection that starts every transaction with
+``BEGIN IMMEDIATE``: SQLite allows one writer at a time, and taking the write lock up front
+lets ``busy_timeout`` queue writers (other processes included) instead of failing a
+transaction that tried to upgrade a read lock. Reads use a separate pool and never block on
+the writer (WAL). On PostgreSQL both are the same pooled engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Pool and timeout settings (see the README's configuration table)."""
+
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    sqlite_busy_timeout_ms: int = 5000
+
+
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> AsyncEngine:
+    """An engine for ``url``; on SQLite ``writer`` selects the single write connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url,
+            pool_size=1 if writer else max(2, options.pool_size),
+            max_overflow=0,
+            pool_timeout=options.pool_timeout,
+            connect_args={"timeout": options.sqlite_busy_timeout_ms / 1000},
+        )
+        _sqlite_pragmas(engine, options.sqlite_busy_timeout_ms, immediate=writer)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout,
+        pool_pre_ping=True,
+        connect_args={"timeout": options.connect_timeout},
+    )
+
+
+class Database:
+    """The service's handle on its database: a reader and a writer session factory.
+
+    Example::
+
+        db = Database("sqlite+aiosqlite:///./cardcash.db")
+        async with db.write() as session:
+            session.add(row)
+        async with db.read() as session:
+            rows = (await session.exec(select(Bank))).all()
+        await db.dispose()
+    """
+
+    def __init__(self, url: str, options: EngineOptions | None = None) -> None:
+        options = options or EngineOptions()
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self.reader = create_engine(url, options)
+        self.writer = create_engine(url, options, writer=True) if self.is_sqlite else self.reader
+        from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelSession
+
+        self._read = async_sessionmaker(self.reader, class_=SQLModelSession, expire_on_commit=False)
+        self._write = async_sessionmaker(
+            self.writer, class_=SQLModelSession, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; nothing it does is committed."""
+        async with self._read() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed when the block ends without an error."""
+        async with self._write() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        async with self.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.reader.dispose()
+        if self.writer is not self.reader:
+            await self.writer.dispose()

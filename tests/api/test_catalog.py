@@ -1,0 +1,112 @@
+"""The bank catalog over HTTP: listing order, lookups, bad input."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from api.services.catalog import seed_catalog
+from db.models import Bank, BankChannel
+from tests.conftest import gql
+
+BANK_FIELDS = """
+  id code name nameEn shortName logoUrl brandColor tagline channel availability usable entryHint
+"""
+
+
+async def test_alipay_lists_usable_banks_first(client):
+    body = await gql(client, f"{{ banks(channel: ALIPAY) {{ {BANK_FIELDS} }} }}")
+    banks = body["data"]["banks"]
+    assert [b["code"] for b in banks] == ["NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"]
+    assert [b["availability"] for b in banks] == ["PILOT"] * 3 + ["ONBOARDING"] * 3
+    assert [b["usable"] for b in banks] == [True] * 3 + [False] * 3
+    ceb = banks[1]
+    assert ceb["name"] == "光大银行" and ceb["nameEn"] == "China Everbright Bank"
+    assert ceb["logoUrl"].endswith("/static/banks/CEB.svg") and ceb["logoUrl"].startswith("http")
+    assert ceb["channel"] == "ALIPAY"
+
+
+async def test_wechat_has_ningbo_onboarding(client):
+    body = await gql(client, "{ banks(channel: WECHAT) { code availability } }")
+    banks = body["data"]["banks"]
+    assert [b["code"] for b in banks[:2]] == ["CEB", "SPABANK"]
+    assert {b["code"]: b["availability"] for b in banks}["NBBANK"] == "ONBOARDING"
+
+
+async def test_suspended_banks_are_not_listed(client, app):
+    db = app.state.services.db
+    async with db.write() as session:
+        row = await session.get(BankChannel, ("CEB", "ALIPAY"))
+        row.availability = "SUSPENDED"
+    app.state.services.catalog.invalidate()
+    body = await gql(client, "{ banks(channel: ALIPAY) { code } }")
+    assert "CEB" not in [b["code"] for b in body["data"]["banks"]]
+    body = await gql(client, '{ bank(code: "CEB", channel: ALIPAY) { code } }')
+    assert body["data"]["bank"] is None
+
+
+async def test_bank_lookup(client):
+    body = await gql(client, '{ bank(code: "SPABANK", channel: WECHAT) { code availability } }')
+    assert body["data"]["bank"] == {"code": "SPABANK", "availability": "PILOT"}
+    body = await gql(client, '{ bank(code: "NOPE", channel: WECHAT) { code } }')
+    assert body == {"data": {"bank": None}}
+
+
+async def _counts(db) -> tuple[int, int]:
+    async with db.read() as session:
+        banks = (await session.exec(select(func.count()).select_from(Bank))).one()
+        channels = (await session.exec(select(func.count()).select_from(BankChannel))).one()
+    return banks, channels
+
+
+async def test_unknown_channel_is_a_graphql_error(client, app, caplog):
+    before = await _counts(app.state.services.db)
+    body = await gql(client, "{ banks(channel: MARS) { code } }")
+    assert body["data"] is None
+    assert "MARS" in body["errors"][0]["message"]
+    variables = await gql(client, "query($c: Channel!) { banks(channel: $c) { code } }", {"c": "x"})
+    assert "Channel" in variables["errors"][0]["message"]
+    assert await _counts(app.state.services.db) == before
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_malformed_query_and_non_json_body(client, caplog):
+    body = await gql(client, "{ banks(channel: ALIPAY) { code ")
+    assert body["errors"][0]["message"].startswith("Syntax Error")
+    response = await client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_mutation_over_get_is_refused(client):
+    response = await client.get("/graphql", params={"query": "mutation { __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "GET" in response.json()["errors"][0]["message"]
+
+
+async def test_query_over_get_works(client):
+    response = await client.get("/graphql", params={"query": "{ banks(channel: WECHAT) { code } }"})
+    assert response.status_code == 200
+    assert response.json()["data"]["banks"][0]["code"] == "CEB"
+
+
+async def test_seed_is_idempotent(app):
+    db = app.state.services.db
+    before = await _counts(db)
+    assert await seed_catalog(db) == 6
+    assert await _counts(db) == before == (6, 12)
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ok", "database": "ok"}
+
+
+async def test_bank_logo(client):
+    response = await client.get("/static/banks/CEB.svg")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg")
+    assert "光大" in response.text
+    assert (await client.get("/static/banks/NOPE.svg")).status_code == 404

@@ -1,0 +1,102 @@
+"""The ``cardcash`` command as ``make run`` uses it: migrate, seed, serve over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.schema import schema
+
+CARDCASH = [sys.executable, "-m", "api.cli"]
+
+
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDCASH_")}
+    env.update(CARDCASH_DATABASE_URL=database_url, CARDCASH_DATA_DIR=str(tmp_path / "data"))
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        CARDCASH + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_migrate_seed_twice_then_serve(tmp_path, database_url):
+    env = _env(tmp_path, database_url)
+    for _ in range(2):
+        assert run(["migrate"], env, tmp_path).returncode == 0
+        seeded = run(["seed"], env, tmp_path)
+        assert seeded.returncode == 0, seeded.stderr
+        assert "6 banks" in seeded.stdout
+
+    port = _free_port()
+    server = subprocess.Popen(
+        CARDCASH + ["serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ banks(channel: ALIPAY) { code usable } }"},
+        ).json()
+        assert body["data"]["banks"][0] == {"code": "NBBANK", "usable": True}
+        ide = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
+        assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert "Traceback" not in output and "ERROR" not in output, output
+
+
+def test_export_schema_prints_the_sdl(tmp_path, database_url):
+    result = run(["export-schema"], _env(tmp_path, database_url), tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == schema.as_str() + "\n"
+
+
+def test_prod_without_secret_key_refuses_to_start(tmp_path, database_url):
+    env = _env(tmp_path, database_url) | {"CARDCASH_ENV": "prod"}
+    result = run(["serve", "--port", str(_free_port())], env, tmp_path)
+    assert result.returncode != 0
+    assert "CARDCASH_SECRET_KEY" in result.stderr and "32 bytes" in result.stderr
+
+
+def test_bad_catalog_file_is_reported(tmp_path, database_url):
+    bad = tmp_path / "catalog.toml"
+    bad.write_text('[[bank]]\ncode = "x"\n')
+    env = _env(tmp_path, database_url) | {"CARDCASH_CATALOG_FILE": str(bad)}
+    result = run(["seed"], env, tmp_path)
+    assert result.returncode != 0 and "code must be" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["frobnicate", ""])
+def test_unknown_command_shows_usage(tmp_path, database_url, command):
+    result = run([command] if command else [], _env(tmp_path, database_url), tmp_path)
+    assert result.returncode == 2 and "usage: cardcash" in result.stderr
