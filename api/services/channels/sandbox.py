@@ -1,0 +1,54 @@
+"""Sandbox login: deterministic identities for development, no channel involved.
+
+A sandbox code is ``sandbox:<name>`` where ``<name>`` matches ``[a-z0-9_-]{1,32}``; it logs
+in as channel user ``sandbox-<name>`` on the adapter's channel, with no union id. The same
+name always gives the same user, so a developer can come back as "alice" after a restart,
+and the ``sandbox-`` prefix keeps these users apart from real openids/open_ids (which never
+contain a dash after a lowercase word).
+
+This adapter accepts anyone who knows the format: it must only be reachable where sandbox
+login is allowed. :class:`~api.services.channels.routing.ChannelRouter` enforces that.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import Channel, ChannelErrorCode, ChannelIdentity, ChannelLoginError
+
+__all__ = ["SANDBOX_PREFIX", "SandboxChannelAdapter", "sandbox_user_id"]
+
+#: Codes with this prefix are sandbox codes on every channel.
+SANDBOX_PREFIX = "sandbox:"
+_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+
+
+def sandbox_user_id(name: str) -> str:
+    """The ``channel_user_id`` that ``sandbox:<name>`` logs in as."""
+    return f"sandbox-{name}"
+
+
+class SandboxChannelAdapter:
+    """Turns ``sandbox:<name>`` into the identity ``sandbox-<name>``, without any network.
+
+    Example::
+
+        adapter = SandboxChannelAdapter(Channel.WECHAT)
+        identity = await adapter.exchange("sandbox:alice")
+        assert identity.channel_user_id == "sandbox-alice"
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = Channel(channel)
+
+    async def exchange(self, code: str) -> ChannelIdentity:
+        """Return the sandbox identity for ``code``; ``INVALID_CODE`` for anything else."""
+        name = code[len(SANDBOX_PREFIX) :] if isinstance(code, str) else ""
+        if not (isinstance(code, str) and code.startswith(SANDBOX_PREFIX)) or not _NAME.fullmatch(
+            name
+        ):
+            raise ChannelLoginError(
+                ChannelErrorCode.INVALID_CODE,
+                "a sandbox code is 'sandbox:' followed by 1-32 of a-z, 0-9, '_' or '-'",
+            )
+        return ChannelIdentity(channel=self.channel, channel_user_id=sandbox_user_id(name))
