@@ -115,7 +115,7 @@ class BankProvider(abc.ABC):
         """Whether the bank answers. The default says it does."""
         return Health(ok=True)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook: most plugins hold nothing
         """Release connections and files. Called once when cardcash shuts down."""
 
 

@@ -28,7 +28,10 @@ class RepaymentType(StrEnum):
     """How a cash advance is repaid."""
 
     SINGLE_MONTH = "SINGLE_MONTH"
-    """单月还: the whole amount with daily interest and a fee, one month later (``periods == 1``)."""
+    """单月还: the whole amount with daily interest and a fee, one month later.
+
+    Always ``periods == 1``.
+    """
     INSTALLMENT = "INSTALLMENT"
     """分月还: equal principal each month plus a monthly fee on the original principal."""
 
@@ -123,7 +126,10 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class QuoteRequest:
-    """A trial calculation (试算) for an amount, repayment type and tenor, starting ``start_date``."""
+    """A trial calculation (试算) for an amount, repayment type and tenor.
+
+    The schedule starts on ``start_date`` (the day of the withdrawal).
+    """
 
     customer: Customer
     card_ref: str

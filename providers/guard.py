@@ -1,0 +1,432 @@
+"""The guard cardcash puts around every bank provider.
+
+:class:`GuardedProvider` has the methods of a :class:`~providers.BankProvider` and adds, per
+call: a timeout, a cap on concurrent calls to the bank, a circuit breaker, the mapping of every
+failure to a :class:`~providers.ProviderError`, and the contract checks of
+:mod:`providers.integrity` (including the amount/currency integrity check of withdrawals).
+The service only ever talks to banks through it.
+
+Outcomes, as the service sees them:
+
+* ``TIMEOUT``: the call was sent and no answer came in time. For a withdrawal the outcome is
+  **unknown**: ask again with :meth:`GuardedProvider.query_withdrawal`.
+* ``UNAVAILABLE``: the bank raised something unexpected, reported itself down, or the guard did
+  not send the call at all (breaker open, or too many calls already in flight).
+* ``INVALID_RESPONSE``: the bank answered something that breaks the contract.
+* any other code: the bank's own business answer, passed through unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from providers.base import BankProvider
+from providers.breaker import BreakerState, CircuitBreaker
+from providers.errors import ProviderError, ProviderErrorCode
+from providers.integrity import (
+    ContractViolation,
+    check_bool,
+    check_callback_event,
+    check_cards,
+    check_health,
+    check_offer,
+    check_quote,
+    check_withdrawal,
+)
+from providers.scrub import scrub_card_numbers
+from providers.types import (
+    CallbackEvent,
+    CardInfo,
+    ConfirmWithdrawal,
+    Customer,
+    Health,
+    Offer,
+    QuoteRequest,
+    QuoteResult,
+    SubmitWithdrawal,
+    WithdrawalResult,
+)
+
+T = TypeVar("T")
+
+#: ``on_call(bank_code, method, outcome, seconds)``: outcome is ``"ok"`` or an error code.
+CallObserver = Callable[[str, str, str, float], None]
+#: ``on_breaker_change(bank_code, state)`` with state ``"closed"``, ``"open"`` or ``"half_open"``.
+BreakerObserver = Callable[[str, str], None]
+
+#: Error codes that say the bank is not working (they open the breaker). Every other code is a
+#: business answer from a bank that works.
+FAILURE_CODES = frozenset(
+    {
+        ProviderErrorCode.TIMEOUT,
+        ProviderErrorCode.UNAVAILABLE,
+        ProviderErrorCode.INVALID_RESPONSE,
+    }
+)
+
+
+def counts_as_failure(error: ProviderError) -> bool:
+    """True when ``error`` says the bank is not working, rather than a business refusal."""
+    return error.code in FAILURE_CODES
+
+
+#: The option (from a bank's options) that sets each :class:`GuardSettings` field.
+GUARD_OPTIONS = {
+    "read_timeout": "guard_read_timeout_s",
+    "write_timeout": "guard_write_timeout_s",
+    "max_concurrency": "guard_max_concurrency",
+    "failure_threshold": "guard_failure_threshold",
+    "cool_down": "guard_cool_down_s",
+}
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """Timeouts, concurrency cap and breaker thresholds for one bank.
+
+    Reads (cards, offer, quote, status query, health) default to 5 s: a user is waiting.
+    Money-moving calls (submit, confirm, cancel) default to 15 s: a bank often takes longer to
+    accept a payout, and a timeout there leaves the outcome unknown until status sync, so it
+    should be rarer. Set per bank through the options ``guard_read_timeout_s``,
+    ``guard_write_timeout_s``, ``guard_max_concurrency``, ``guard_failure_threshold`` and
+    ``guard_cool_down_s`` (see :meth:`from_options`).
+
+    Example::
+
+        GuardSettings.from_options({"guard_read_timeout_s": "2.5", "guard_max_concurrency": "8"})
+    """
+
+    read_timeout: float = 5.0
+    write_timeout: float = 15.0
+    max_concurrency: int = 20
+    failure_threshold: int = 5
+    cool_down: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.read_timeout <= 0 or self.write_timeout <= 0:
+            raise ValueError("guard timeouts must be positive")
+        if self.max_concurrency < 1 or self.failure_threshold < 1:
+            raise ValueError("guard_max_concurrency and guard_failure_threshold must be >= 1")
+        if self.cool_down < 0:
+            raise ValueError("guard_cool_down_s must not be negative")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> GuardSettings:
+        """Settings from a bank's options; absent keys keep their defaults.
+
+        Raises ``ValueError`` naming the option when a value is not a valid number.
+        """
+        values: dict[str, Any] = {}
+        for field_ in fields(cls):
+            option = GUARD_OPTIONS[field_.name]
+            if option not in options:
+                continue
+            convert = int if field_.type in ("int", int) else float
+            try:
+                values[field_.name] = convert(options[option])
+            except ValueError:
+                raise ValueError(f"option {option}={options[option]!r} is not a number") from None
+        return cls(**values)
+
+
+class GuardedProvider:
+    """A bank provider behind timeouts, a concurrency cap, a circuit breaker and checks.
+
+    Same methods as :class:`~providers.BankProvider`, except that ``confirm_withdrawal``,
+    ``cancel_withdrawal`` and ``query_withdrawal`` take the amount and currency cardcash
+    expects, so that the bank's answer can be checked against them. Every method raises only
+    :class:`~providers.ProviderError`.
+
+    Example::
+
+        guarded = GuardedProvider(provider, GuardSettings(read_timeout=3.0))
+        result = await guarded.query_withdrawal(
+            "w-1", expected_amount=Decimal("500.00"), expected_currency="CNY"
+        )
+    """
+
+    def __init__(
+        self,
+        provider: BankProvider,
+        settings: GuardSettings | None = None,
+        *,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_call: CallObserver | None = None,
+        on_breaker_change: BreakerObserver | None = None,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings or GuardSettings()
+        self.code: str = provider.code
+        self.name: str = provider.name
+        self.version: str = provider.version
+        self.sdk_version: str = provider.sdk_version
+        self._log = logger or logging.getLogger(f"cardcash.providers.{self.code}")
+        self._clock = clock
+        self._on_call = on_call
+        self._on_breaker_change = on_breaker_change
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        self._breaker = CircuitBreaker(
+            failure_threshold=self.settings.failure_threshold,
+            cool_down=self.settings.cool_down,
+            clock=clock,
+            on_change=self._breaker_changed,
+        )
+        #: Calls by outcome (``"ok"`` or an error code), for metrics and ``cardcash plugins``.
+        self.outcomes: Counter[str] = Counter()
+        self._in_flight = 0
+
+    @property
+    def breaker_state(self) -> str:
+        """``"closed"``, ``"open"`` or ``"half_open"``."""
+        return self._breaker.state.value
+
+    @property
+    def in_flight(self) -> int:
+        """Calls to the bank currently running."""
+        return self._in_flight
+
+    async def list_cards(self, customer: Customer) -> list[CardInfo]:
+        """The customer's cards at this bank (see :meth:`BankProvider.list_cards`)."""
+        return await self._call(
+            "list_cards", self.settings.read_timeout,
+            lambda: self.provider.list_cards(customer), check_cards,
+        )
+
+    async def verify_same_holder(
+        self, customer: Customer, credit_card_ref: str, debit_card_ref: str
+    ) -> bool:
+        """Whether the debit card belongs to the holder of the credit card."""
+        return await self._call(
+            "verify_same_holder", self.settings.read_timeout,
+            lambda: self.provider.verify_same_holder(customer, credit_card_ref, debit_card_ref),
+            lambda value: check_bool(value, "verify_same_holder result"),
+        )
+
+    async def get_offer(self, customer: Customer, card_ref: str) -> Offer:
+        """The cash-advance offer on one credit card; the answer must be for ``card_ref``."""
+        return await self._call(
+            "get_offer", self.settings.read_timeout,
+            lambda: self.provider.get_offer(customer, card_ref),
+            lambda offer: check_offer(offer, card_ref),
+        )
+
+    async def quote(self, request: QuoteRequest) -> QuoteResult:
+        """The repayment schedule; must answer the request's amount, currency and tenor."""
+        return await self._call(
+            "quote", self.settings.read_timeout,
+            lambda: self.provider.quote(request),
+            lambda result: check_quote(result, request),
+        )
+
+    async def submit_withdrawal(self, request: SubmitWithdrawal) -> WithdrawalResult:
+        """Start a withdrawal (idempotent on ``request.request_id``).
+
+        A ``TIMEOUT`` leaves the outcome unknown: query it, or submit again with the same
+        request id (the bank must answer with the same withdrawal).
+        """
+        return await self._call(
+            "submit_withdrawal", self.settings.write_timeout,
+            lambda: self.provider.submit_withdrawal(request),
+            lambda result: check_withdrawal(
+                result, request_id=request.request_id,
+                amount=request.amount, currency=request.currency,
+            ),
+        )
+
+    async def confirm_withdrawal(
+        self, request: ConfirmWithdrawal, *, expected_amount: Decimal, expected_currency: str
+    ) -> WithdrawalResult:
+        """Pass the holder's verification code; the answer must match the expected amount."""
+        return await self._call(
+            "confirm_withdrawal", self.settings.write_timeout,
+            lambda: self.provider.confirm_withdrawal(request),
+            lambda result: check_withdrawal(
+                result, request_id=request.request_id,
+                amount=expected_amount, currency=expected_currency,
+            ),
+        )
+
+    async def cancel_withdrawal(
+        self, request_id: str, *, expected_amount: Decimal, expected_currency: str
+    ) -> WithdrawalResult:
+        """Cancel a withdrawal awaiting verification; the answer must match the expected amount."""
+        return await self._call(
+            "cancel_withdrawal", self.settings.write_timeout,
+            lambda: self.provider.cancel_withdrawal(request_id),
+            lambda result: check_withdrawal(
+                result, request_id=request_id,
+                amount=expected_amount, currency=expected_currency,
+            ),
+        )
+
+    async def query_withdrawal(
+        self, request_id: str, *, expected_amount: Decimal, expected_currency: str
+    ) -> WithdrawalResult:
+        """The bank's view of a withdrawal (status sync); must match the expected amount."""
+        return await self._call(
+            "query_withdrawal", self.settings.read_timeout,
+            lambda: self.provider.query_withdrawal(request_id),
+            lambda result: check_withdrawal(
+                result, request_id=request_id,
+                amount=expected_amount, currency=expected_currency,
+            ),
+        )
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
+        """Verify and parse a callback (synchronous; not subject to timeout or breaker).
+
+        A callback is the bank calling cardcash, not the other way round, so it says nothing
+        about whether calls to the bank work. The service must still compare the event's amount
+        with its own record (:func:`providers.integrity.check_withdrawal` does that).
+        """
+        started = self._clock()
+        try:
+            event = check_callback_event(self.provider.verify_callback(headers, body))
+        except ProviderError as error:
+            self._observe("verify_callback", error.code.value, started)
+            raise
+        except Exception as error:  # noqa: BLE001 - a plugin bug must not become a 500
+            self._log_unexpected("verify_callback", error)
+            self._observe("verify_callback", ProviderErrorCode.INVALID_RESPONSE.value, started)
+            raise ProviderError(
+                ProviderErrorCode.INVALID_RESPONSE, "the callback could not be parsed"
+            ) from None
+        self._observe("verify_callback", "ok", started)
+        return event
+
+    async def health(self) -> Health:
+        """Whether the bank answers. Never raises: a failure is reported as ``ok=False``.
+
+        Health checks bypass the breaker (a readiness probe must not use up the half-open
+        probe), but an open breaker is reported as not ok.
+        """
+        if self._breaker.state is BreakerState.OPEN:
+            return Health(ok=False, detail="circuit breaker open")
+        try:
+            async with asyncio.timeout(self.settings.read_timeout):
+                return check_health(await self.provider.health())
+        except TimeoutError:
+            return Health(ok=False, detail="health check timed out")
+        except ProviderError as error:
+            return Health(ok=False, detail=error.message)
+        except Exception as error:  # noqa: BLE001 - health reports, never raises
+            self._log_unexpected("health", error)
+            return Health(ok=False, detail=f"health check raised {type(error).__name__}")
+
+    async def aclose(self) -> None:
+        """Close the provider; a failure to close is logged, not raised."""
+        try:
+            async with asyncio.timeout(self.settings.write_timeout):
+                await self.provider.aclose()
+        except Exception as error:  # noqa: BLE001 - shutdown must close every bank
+            self._log_unexpected("aclose", error)
+
+    async def _call(
+        self,
+        method: str,
+        seconds: float,
+        send: Callable[[], Awaitable[Any]],
+        check: Callable[[Any], T],
+    ) -> T:
+        started = self._clock()
+        admission = self._breaker.admit()
+        if admission is None:
+            self._observe(method, "breaker_open", started)
+            raise ProviderError(
+                ProviderErrorCode.UNAVAILABLE, "the bank is unavailable (circuit breaker open)"
+            )
+        try:
+            # Waiting for a slot is bounded too; the call was then never sent, so the caller
+            # knows for sure nothing happened at the bank.
+            async with asyncio.timeout(seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            self._breaker.release(admission)
+            self._observe(method, "saturated", started)
+            raise ProviderError(
+                ProviderErrorCode.UNAVAILABLE, "too many calls to the bank in flight"
+            ) from None
+        except BaseException:
+            self._breaker.release(admission)
+            raise
+        self._in_flight += 1
+        try:
+            try:
+                async with asyncio.timeout(seconds):
+                    answer = await send()
+                result = check(answer)
+            except ProviderError as error:
+                raise self._checked(method, error) from None
+            except TimeoutError:
+                raise ProviderError(
+                    ProviderErrorCode.TIMEOUT, f"the bank did not answer within {seconds:g} s"
+                ) from None
+            except Exception as error:  # noqa: BLE001 - the SDK promises only ProviderError
+                self._log_unexpected(method, error)
+                raise ProviderError(
+                    ProviderErrorCode.UNAVAILABLE, "the bank could not be reached"
+                ) from None
+        except ProviderError as error:
+            if counts_as_failure(error):
+                self._breaker.record_failure(admission)
+            else:
+                self._breaker.record_success(admission)
+            self._observe(method, error.code.value, started)
+            raise
+        except BaseException:
+            # Cancelled by the caller: says nothing about the bank.
+            self._breaker.release(admission)
+            raise
+        finally:
+            self._in_flight -= 1
+            self._slots.release()
+        self._breaker.record_success(admission)
+        self._observe(method, "ok", started)
+        return result
+
+    def _checked(self, method: str, error: ProviderError) -> ProviderError:
+        if isinstance(error, ContractViolation):
+            level = logging.ERROR if error.integrity else logging.WARNING
+            kind = "integrity event" if error.integrity else "contract violation"
+            self._log.log(
+                level, "%s: bank=%s method=%s: %s", kind, self.code, method,
+                scrub_card_numbers(error.message),
+            )
+        return error
+
+    def _log_unexpected(self, method: str, error: BaseException) -> None:
+        # Format ourselves instead of exc_info=...: the message and traceback may quote
+        # whatever the bank sent, card numbers included.
+        text = "".join(traceback.format_exception(error))
+        self._log.warning(
+            "bank=%s method=%s raised %s (mapped to a ProviderError)\n%s",
+            self.code, method, type(error).__name__, scrub_card_numbers(text),
+        )
+
+    def _observe(self, method: str, outcome: str, started: float) -> None:
+        self.outcomes[outcome] += 1
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(self.code, method, outcome, self._clock() - started)
+        except Exception:  # noqa: BLE001 - metrics must never break a bank call
+            self._log.exception("on_call observer failed")
+
+    def _breaker_changed(self, state: BreakerState) -> None:
+        level = logging.INFO if state is BreakerState.CLOSED else logging.WARNING
+        self._log.log(level, "bank=%s circuit breaker %s", self.code, state.value)
+        if self._on_breaker_change is None:
+            return
+        try:
+            self._on_breaker_change(self.code, state.value)
+        except Exception:  # noqa: BLE001 - metrics must never break a bank call
+            self._log.exception("on_breaker_change observer failed")

@@ -1,0 +1,214 @@
+"""Finding, checking and loading bank plugins through the ``cardcash.banks`` entry points."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from providers.registry import (
+    ENTRY_POINT_GROUP,
+    PluginStatus,
+    bank_options,
+    check_sdk_compatible,
+    load_providers,
+    parse_sdk_version,
+)
+
+# A module of plugins, good and broken, written to a temporary directory on sys.path so that
+# entry points can name it like an installed package.
+FAKE_PLUGINS = textwrap.dedent(
+    """
+    from providers import BankProvider, ProviderContext
+
+    CREATED = []
+    CLOSED = []
+
+
+    class Good(BankProvider):
+        code = "GOOD"
+        name = "Good Bank"
+        version = "2.1.0"
+        sdk_version = "1.0"
+
+        def __init__(self, context: ProviderContext):
+            self.context = context
+            CREATED.append(self.code)
+
+        async def list_cards(self, customer): return []
+        async def verify_same_holder(self, customer, credit, debit): return False
+        async def get_offer(self, customer, card_ref): raise NotImplementedError
+        async def quote(self, request): raise NotImplementedError
+        async def submit_withdrawal(self, request): raise NotImplementedError
+        async def confirm_withdrawal(self, request): raise NotImplementedError
+        async def cancel_withdrawal(self, request_id): raise NotImplementedError
+        async def query_withdrawal(self, request_id): raise NotImplementedError
+        def verify_callback(self, headers, body): raise NotImplementedError
+
+        async def aclose(self):
+            CLOSED.append(self.code)
+
+
+    class Other(Good):
+        code = "OTHER"
+
+
+    class FromTheFuture(Good):
+        code = "FUTURE"
+        sdk_version = "1.7"
+
+
+    class NextMajor(Good):
+        code = "NEXTMAJOR"
+        sdk_version = "2.0"
+
+
+    def future_instance(context):
+        provider = Good(context)
+        provider.code = "LATE"
+        provider.sdk_version = "1.9"
+        return provider
+
+
+    def exploding(context):
+        raise RuntimeError("cannot reach bank HSM")
+
+
+    def not_a_provider(context):
+        return object()
+    """
+)
+
+
+@pytest.fixture
+def plugins_module(tmp_path, monkeypatch):
+    """Import path of the fake plugins module."""
+    name = f"fake_bank_plugins_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(FAKE_PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def entry(code: str, target: str) -> EntryPoint:
+    return EntryPoint(code, target, ENTRY_POINT_GROUP)
+
+
+def load(tmp_path, found, *, enabled=None, blocked=(), options=None):
+    return load_providers(
+        enabled=enabled, blocked=list(blocked), data_dir=tmp_path / "data",
+        options=options or {}, discovered=found,
+    )
+
+
+def test_sdk_versions_compare_by_major_and_minor():
+    assert parse_sdk_version("1.0") == (1, 0)
+    assert parse_sdk_version("1") == (1, 0)
+    assert parse_sdk_version("1.2.3") == (1, 2)
+    with pytest.raises(ValueError):
+        parse_sdk_version("one")
+    check_sdk_compatible("X", "1.0", ours="1.3")
+    for declared in ("1.4", "2.0", "0.9"):
+        with pytest.raises(Exception, match=f"written for provider SDK {declared}"):
+            check_sdk_compatible("X", declared, ours="1.3")
+
+
+async def test_a_good_plugin_is_loaded_behind_a_guard(tmp_path, plugins_module):
+    registry = load(tmp_path, [entry("GOOD", f"{plugins_module}:Good")],
+                    options={"*": {"region": "east"}, "GOOD": {"region": "north", "x": "1"}})
+    guarded = registry.get("GOOD")
+    assert guarded is not None and registry.codes == ["GOOD"] and "GOOD" in registry
+    assert guarded.provider.context.options == {"region": "north", "x": "1"}
+    assert guarded.provider.context.data_dir == tmp_path / "data"
+    assert (tmp_path / "data").is_dir()
+    assert await guarded.list_cards(None) == []
+    [info] = registry.plugins
+    assert info.to_dict() == {
+        "code": "GOOD", "status": "loaded", "reason": "", "entry_point": f"{plugins_module}:Good",
+        "name": "Good Bank", "version": "2.1.0", "sdk_version": "1.0",
+        "distribution": None, "distribution_version": None,
+    }
+    assert (await registry.health())["GOOD"].ok
+    await registry.aclose()
+    assert __import__(plugins_module).CLOSED == ["GOOD"]
+
+
+@pytest.mark.parametrize(
+    ("code", "target", "reason"),
+    [
+        ("FUTURE", "FromTheFuture", "written for provider SDK 1.7; this cardcash provides SDK 1.0"),
+        ("NEXTMAJOR", "NextMajor", "written for provider SDK 2.0"),
+        ("LATE", "future_instance", "written for provider SDK 1.9"),
+        ("BOOM", "exploding", "failed to start: RuntimeError('cannot reach bank HSM')"),
+        ("NOPE", "not_a_provider", "returned object, not a BankProvider"),
+        ("CEB", "Other", "registered as CEB but its provider says code 'OTHER'"),
+        ("GONE", "Missing", "could not be imported"),
+    ],
+)
+def test_a_broken_plugin_is_refused_with_a_reason_and_others_still_load(
+    tmp_path, plugins_module, caplog, code, target, reason
+):
+    found = [entry("GOOD", f"{plugins_module}:Good"), entry(code, f"{plugins_module}:{target}")]
+    with caplog.at_level(logging.ERROR):
+        registry = load(tmp_path, found)
+    assert registry.codes == ["GOOD"]
+    assert reason in registry.failures[code]
+    assert code in registry.failures[code]
+    assert reason in caplog.text
+    assert [p.status for p in registry.plugins if p.code == code] == [PluginStatus.REFUSED]
+
+
+def test_an_incompatible_provider_class_is_refused_before_it_runs(tmp_path, plugins_module):
+    load(tmp_path, [entry("FUTURE", f"{plugins_module}:FromTheFuture")])
+    assert __import__(plugins_module).CREATED == []
+
+
+def test_a_refused_instance_is_closed(tmp_path, plugins_module):
+    load(tmp_path, [entry("LATE", f"{plugins_module}:future_instance")])
+    assert __import__(plugins_module).CLOSED == ["LATE"]
+
+
+def test_blocked_and_pinned_plugins_are_not_created(tmp_path, plugins_module):
+    found = [
+        entry("GOOD", f"{plugins_module}:Good"),
+        entry("OTHER", f"{plugins_module}:Other"),
+        entry("FUTURE", f"{plugins_module}:FromTheFuture"),
+    ]
+    registry = load(tmp_path, found, enabled=["GOOD", "OTHER", "MISSING"], blocked=["OTHER"])
+    assert registry.codes == ["GOOD"]
+    statuses = {p.code: (p.status.value, p.reason) for p in registry.plugins}
+    assert statuses == {
+        "GOOD": ("loaded", ""),
+        "OTHER": ("blocked", "blocked by configuration"),
+        "FUTURE": ("blocked", "not in the enabled list"),
+        "MISSING": ("refused", "bank MISSING is enabled but no installed plugin declares it"),
+    }
+    assert __import__(plugins_module).CREATED == ["GOOD"]
+
+
+def test_two_plugins_claiming_one_bank_code_are_both_refused(tmp_path, plugins_module):
+    found = [entry("GOOD", f"{plugins_module}:Good"), entry("GOOD", f"{plugins_module}:Good")]
+    registry = load(tmp_path, found)
+    assert len(registry) == 0
+    assert "declared by several plugins" in registry.failures["GOOD"]
+
+
+def test_invalid_guard_options_refuse_the_plugin(tmp_path, plugins_module):
+    registry = load(tmp_path, [entry("GOOD", f"{plugins_module}:Good")],
+                    options={"GOOD": {"guard_read_timeout_s": "fast"}})
+    assert "guard_read_timeout_s" in registry.failures["GOOD"]
+
+
+def test_guard_options_reach_the_guard(tmp_path, plugins_module):
+    registry = load(tmp_path, [entry("GOOD", f"{plugins_module}:Good")],
+                    options={"*": {"guard_write_timeout_s": "30"},
+                             "GOOD": {"guard_max_concurrency": "3"}})
+    settings = registry.get("GOOD").settings
+    assert (settings.write_timeout, settings.max_concurrency) == (30.0, 3)
+
+
+def test_bank_options_override_the_wildcard():
+    options = {"*": {"a": "1", "b": "1"}, "CEB": {"b": "2"}}
+    assert bank_options(options, "CEB") == {"a": "1", "b": "2"}
+    assert bank_options(options, "SPDB") == {"a": "1", "b": "1"}
