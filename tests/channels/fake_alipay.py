@@ -4,7 +4,7 @@ It checks requests the way the real gateway does: the RSA2 signature against the
 public key (the signing string is rebuilt here independently of the adapter's code), the
 app id, method, version, sign type and a timestamp within ten minutes of Shanghai time.
 Answers are signed with the fake's own Alipay key over the exact text of the response node,
-which it writes with spaces and unescaped Chinese, as Alipay does, so an adapter that
+which it writes compactly with unescaped Chinese, as Alipay does, so an adapter that
 re-serialises the node before checking the signature fails.
 """
 
@@ -186,7 +186,7 @@ class FakeAlipay:
     def _signed(
         self, name: str, node: dict[str, object], *, tamper: bool = False, unsigned: bool = False
     ) -> Response:
-        text = json.dumps(node, ensure_ascii=False, separators=(", ", ": "))
+        text = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
         key = self.alipay_private_key
         if self.sign_mode == "wrong_key":
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
