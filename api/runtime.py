@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from api.services.catalog import Catalog
+import httpx
+
+from api.services.accounts import Accounts
+from api.services.cards import Cards
+from api.services.catalog import Catalog, Channel
+from api.services.channels import (
+    AlipayAdapter,
+    AlipayConfig,
+    ChannelRouter,
+    WeChatAdapter,
+    WeChatConfig,
+)
+from api.services.login import LoginService
+from api.services.sessions import SessionTokens
 from api.settings import Settings
 from db.engine import Database, EngineOptions
+from providers.registry import Registry, load_providers
 
 
 @dataclass
@@ -16,8 +31,16 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
+    registry: Registry
+    tokens: SessionTokens
+    accounts: Accounts
+    login: LoginService
+    cards: Cards
+    http: httpx.AsyncClient
 
     async def aclose(self) -> None:
+        await self.registry.aclose()
+        await self.http.aclose()
         await self.db.dispose()
 
 
@@ -34,12 +57,63 @@ def database_for(settings: Settings) -> Database:
     )
 
 
+def registry_for(settings: Settings) -> Registry:
+    return load_providers(
+        enabled=settings.banks_enabled,
+        blocked=settings.banks_blocked,
+        data_dir=settings.data_dir,
+        options=settings.bank_options,
+    )
+
+
+def channel_routers(settings: Settings, http: httpx.AsyncClient) -> dict[Channel, ChannelRouter]:
+    """One router per channel: the real adapter where configured, sandbox codes in dev."""
+    wechat = alipay = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        wechat = WeChatAdapter(
+            WeChatConfig(
+                app_id=settings.wechat_app_id,
+                app_secret=settings.wechat_app_secret.get_secret_value(),
+                base_url=settings.wechat_api_url,
+                timeout=settings.channel_timeout,
+            ),
+            client=http,
+        )
+    if settings.alipay_app_id and settings.alipay_private_key:
+        alipay = AlipayAdapter(
+            AlipayConfig(
+                app_id=settings.alipay_app_id,
+                private_key_pem=settings.alipay_private_key.get_secret_value(),
+                alipay_public_key_pem=settings.alipay_public_key or None,
+                gateway=settings.alipay_gateway,
+                timeout=settings.channel_timeout,
+            ),
+            client=http,
+        )
+    sandbox = settings.sandbox_login_enabled
+    return {
+        Channel.WECHAT: ChannelRouter(Channel.WECHAT, real=wechat, sandbox_enabled=sandbox),
+        Channel.ALIPAY: ChannelRouter(Channel.ALIPAY, real=alipay, sandbox_enabled=sandbox),
+    }
+
+
 async def build_services(settings: Settings) -> Services:
     db = database_for(settings)
+    catalog = Catalog(
+        db, public_url=settings.public_url, cache_seconds=settings.catalog_cache_seconds
+    )
+    registry = registry_for(settings)
+    http = httpx.AsyncClient()
+    tokens = SessionTokens(settings.signing_key, timedelta(seconds=settings.session_ttl_seconds))
+    accounts = Accounts(db)
     return Services(
         settings=settings,
         db=db,
-        catalog=Catalog(
-            db, public_url=settings.public_url, cache_seconds=settings.catalog_cache_seconds
-        ),
+        catalog=catalog,
+        registry=registry,
+        tokens=tokens,
+        accounts=accounts,
+        login=LoginService(channel_routers(settings, http), accounts, tokens),
+        cards=Cards(db, registry, catalog, refresh_seconds=settings.cards_refresh_seconds),
+        http=http,
     )

@@ -53,6 +53,29 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
 
+    session_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of a session token.")
+    sandbox_login: bool | None = Field(None, description="Accept sandbox:<name> codes; dev only.")
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr | None = None
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    alipay_app_id: str = ""
+    alipay_private_key: SecretStr | None = Field(None, description="App RSA2 private key, PEM.")
+    alipay_public_key: str = Field("", description="Alipay's public key, PEM: answers must verify.")
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    channel_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for a channel's login API."
+    )
+
+    banks_enabled: list[str] | None = Field(None, description="Only these bank plugins (codes).")
+    banks_blocked: list[str] = Field(default_factory=list, description="Never these bank plugins.")
+    bank_options: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Per-bank plugin options, JSON: {"*": {...}, "CEB": {...}}.',
+    )
+    cards_refresh_seconds: float = Field(
+        600, ge=0, description="How long bank card lists are reused."
+    )
+
     graphiql: bool | None = Field(
         None, description="Serve GraphiQL; defaults to on in dev, off in prod."
     )
@@ -93,6 +116,14 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return (not self.is_prod) if self.introspection is None else self.introspection
+
+    @property
+    def sandbox_login_enabled(self) -> bool:
+        return (
+            (not self.is_prod)
+            if self.sandbox_login is None
+            else (self.sandbox_login and not self.is_prod)
+        )
 
     @property
     def is_sqlite(self) -> bool:

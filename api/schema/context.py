@@ -18,3 +18,5 @@ class Context:
     request: HTTPConnection
     response: Any = None
     loaders: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None
+    account: Any = None

@@ -14,7 +14,14 @@ Real adapters never see ``sandbox:`` codes: their own validation would refuse th
 
 from __future__ import annotations
 
-from .base import Channel, ChannelAdapter, ChannelErrorCode, ChannelIdentity, ChannelLoginError
+from .base import (
+    Channel,
+    ChannelAdapter,
+    ChannelErrorCode,
+    ChannelIdentity,
+    ChannelLoginError,
+    validate_code,
+)
 from .sandbox import SANDBOX_PREFIX, SandboxChannelAdapter
 
 __all__ = ["ChannelRouter"]
@@ -47,6 +54,7 @@ class ChannelRouter:
                     ChannelErrorCode.SANDBOX_DISABLED, "sandbox login is disabled on this server"
                 )
             return await self._sandbox.exchange(code)
+        validate_code(code)  # a malformed code is the client's mistake, configured or not
         if self._real is None:
             raise ChannelLoginError(
                 ChannelErrorCode.CHANNEL_UNAVAILABLE,

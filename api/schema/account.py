@@ -1,0 +1,127 @@
+"""Sign-in, the viewer and their cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.schema.auth import viewer_account
+from api.schema.catalog import Channel
+from api.schema.errors import LoginError, RateLimitedError, ValidationError, error_member
+from api.services import catalog as domain_catalog
+from api.services.accounts import Account
+from api.services.cards import CardView
+from api.services.channels import ChannelLoginError
+from api.services.errors import DomainError, ErrorCode
+from providers import CardKind as DomainCardKind
+
+
+@strawberry.enum(description="Whether a card is a credit card or a debit card.")
+class CardKind(Enum):
+    CREDIT = strawberry.enum_value(
+        "CREDIT", description="A credit card: the source of a cash advance."
+    )
+    DEBIT = strawberry.enum_value("DEBIT", description="A debit card: where the money is paid out.")
+
+
+@strawberry.type(description="A card of the viewer's, as the bank reports it. Never a full number.")
+class Card:
+    id: strawberry.ID = strawberry.field(
+        description="Identifier to pass to quotes and withdrawals."
+    )
+    bank_code: str = strawberry.field(description="Code of the bank that issued the card.")
+    kind: CardKind = strawberry.field(description="Credit or debit.")
+    last4: str = strawberry.field(description="The last four digits.")
+    masked_number: str = strawberry.field(
+        description='The number masked for display: "**** **** **** 1234".'
+    )
+    product_name: str = strawberry.field(
+        description="The card product's name, when the bank gives one."
+    )
+
+    @classmethod
+    def from_view(cls, card: CardView) -> Card:
+        return cls(
+            id=strawberry.ID(card.id),
+            bank_code=card.issuer_code,
+            kind=CardKind(card.kind.value),
+            last4=card.last4,
+            masked_number=card.masked_number,
+            product_name=card.product_name,
+        )
+
+
+@strawberry.type(description="The signed-in user.")
+class Viewer:
+    id: strawberry.ID = strawberry.field(description="The user's cardcash id.")
+    channel: Channel = strawberry.field(description="The channel the user signed in on.")
+    account: strawberry.Private[Account]
+
+    @strawberry.field(description="The viewer's credit cards at the banks usable on their channel.")
+    async def credit_cards(self, info: Info) -> list[Card]:
+        cards = await info.context.services.cards.list(self.account, DomainCardKind.CREDIT)
+        return [Card.from_view(c) for c in cards]
+
+    @strawberry.field(
+        description="The viewer's own debit cards that cash advances can be paid out to."
+    )
+    async def debit_cards(self, info: Info) -> list[Card]:
+        cards = await info.context.services.cards.list(self.account, DomainCardKind.DEBIT)
+        return [Card.from_view(c) for c in cards]
+
+    @classmethod
+    def of(cls, account: Account) -> Viewer:
+        return cls(
+            id=strawberry.ID(account.id), channel=Channel(account.channel.value), account=account
+        )
+
+
+@strawberry.input(description="A one-time code from the channel's login API.")
+class LoginInput:
+    channel: Channel = strawberry.field(description="The channel the code comes from.")
+    code: str = strawberry.field(
+        description="WeChat: the code from wx.login(). Alipay: the authCode from my.getAuthCode(). "
+        "In development, 'sandbox:<name>' signs in as sandbox user <name>."
+    )
+
+
+@strawberry.type(description="Signed in: a session token for 'Authorization: Bearer <token>'.")
+class LoginSuccess:
+    token: str = strawberry.field(description="The session token. Keep it secret.")
+    expires_at: datetime = strawberry.field(description="When the token stops working.")
+    viewer: Viewer = strawberry.field(description="The signed-in user.")
+
+
+LoginResult = Annotated[
+    LoginSuccess | LoginError | ValidationError | RateLimitedError,
+    strawberry.union("LoginResult", description="The session, or why sign-in failed."),
+]
+
+
+async def resolve_viewer(info: Info) -> Viewer | None:
+    account = await viewer_account(info)
+    return Viewer.of(account) if account else None
+
+
+async def resolve_login(
+    info: Info, input: Annotated[LoginInput, strawberry.argument(description="Channel and code.")]
+) -> LoginResult:
+    services = info.context.services
+    try:
+        signed_in = await services.login.login(
+            domain_catalog.Channel(input.channel.value), input.code
+        )
+    except ChannelLoginError as exc:
+        return error_member(
+            DomainError(ErrorCode(exc.code.value), exc.message, retry_after=exc.retry_after)
+        )
+    except DomainError as exc:
+        return error_member(exc)
+    info.context.account = signed_in.account
+    return LoginSuccess(
+        token=signed_in.token, expires_at=signed_in.expires_at, viewer=Viewer.of(signed_in.account)
+    )

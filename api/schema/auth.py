@@ -1,0 +1,56 @@
+"""Who is asking: the session token of the request (or of the WebSocket's connection_init)."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from api.services.accounts import Account
+from api.services.sessions import InvalidSession
+
+
+def unauthenticated(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+def _bearer(info: Info) -> str | None:
+    context = info.context
+    header = context.request.headers.get("authorization")
+    if header is None and context.connection_params:
+        header = context.connection_params.get("Authorization") or context.connection_params.get(
+            "authorization"
+        )
+    if header is None:
+        return None
+    scheme, _, token = str(header).partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def viewer_account(info: Info) -> Account | None:
+    """The signed-in user, None without a token; a bad token is an UNAUTHENTICATED error."""
+    context = info.context
+    if context.account is not None:
+        return context.account
+    token = _bearer(info)
+    if token is None:
+        return None
+    services = context.services
+    try:
+        claims = services.tokens.verify(token)
+    except InvalidSession as exc:
+        raise unauthenticated(f"{exc}; sign in again") from None
+    account = await services.accounts.get(claims.user_id)
+    if account is None or account.channel.value != claims.channel:
+        raise unauthenticated("invalid session token; sign in again")
+    context.account = account
+    return account
+
+
+async def require_account(info: Info) -> Account:
+    """The signed-in user, or an UNAUTHENTICATED error."""
+    account = await viewer_account(info)
+    if account is None:
+        raise unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
+    return account

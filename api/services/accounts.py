@@ -1,0 +1,81 @@
+"""Users: created on first sign-in, keyed by (channel, channel user id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from api.services.catalog import Channel
+from api.services.ids import new_id
+from db.engine import Database
+from db.models import User
+from db.types import utcnow
+from providers import Customer
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A signed-in user, as the domain sees them."""
+
+    id: str
+    channel: Channel
+    channel_user_id: str
+    is_sandbox: bool
+
+    @property
+    def customer(self) -> Customer:
+        """How banks know this user."""
+        return Customer(channel=self.channel.value, channel_user_id=self.channel_user_id)
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, Channel(user.channel), user.channel_user_id, user.is_sandbox)
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def sign_in(
+        self, channel: Channel, channel_user_id: str, union_id: str | None, *, is_sandbox: bool
+    ) -> Account:
+        """The user with this channel identity, created on first sign-in.
+
+        Two first sign-ins at once (two replicas, a double tap) end with one user: the
+        unique constraint decides, and the loser reads the winner's row.
+        """
+        for _ in range(2):
+            async with self._db.write() as session:
+                user = (
+                    await session.exec(
+                        select(User).where(
+                            User.channel == channel.value, User.channel_user_id == channel_user_id
+                        )
+                    )
+                ).first()
+                if user is not None:
+                    user.last_login_at = utcnow()
+                    if union_id and user.union_id != union_id:
+                        user.union_id = union_id
+                    return _account(user)
+            try:
+                async with self._db.write() as session:
+                    user = User(
+                        id=new_id("user"),
+                        channel=channel.value,
+                        channel_user_id=channel_user_id,
+                        union_id=union_id,
+                        is_sandbox=is_sandbox,
+                    )
+                    session.add(user)
+                return _account(user)
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not create or find the user")  # pragma: no cover
+
+    async def get(self, user_id: str) -> Account | None:
+        async with self._db.read() as session:
+            user = await session.get(User, user_id)
+        return _account(user) if user else None

@@ -1,0 +1,200 @@
+"""The user's cards, as their banks report them.
+
+Banks are the source of truth; cardcash keeps a row per card (the bank's opaque token and the
+last four digits, never a number) so that cards have stable ids, and refreshes it from the
+bank when it is older than ``refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from api.services.accounts import Account
+from api.services.catalog import Catalog
+from api.services.errors import DomainError, ErrorCode
+from api.services.ids import is_id, new_id
+from db.engine import Database
+from db.models import Card
+from db.types import utcnow
+from providers import CardInfo, CardKind, ProviderError
+from providers.registry import Registry
+
+log = logging.getLogger("cardcash.cards")
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """A card as users see it: bank, kind and last four digits."""
+
+    id: str
+    provider_code: str
+    issuer_code: str
+    kind: CardKind
+    last4: str
+    product_name: str
+    card_ref: str
+
+    @property
+    def masked_number(self) -> str:
+        return f"**** **** **** {self.last4}"
+
+
+def _view(card: Card) -> CardView:
+    return CardView(
+        card.id,
+        card.provider_code,
+        card.issuer_code,
+        CardKind(card.kind),
+        card.last4,
+        card.product_name,
+        card.card_ref,
+    )
+
+
+def _check(info: CardInfo) -> bool:
+    return (
+        isinstance(info, CardInfo)
+        and isinstance(info.last4, str)
+        and len(info.last4) == 4
+        and info.last4.isdigit()
+        and bool(info.card_ref)
+        and len(info.card_ref) <= 128
+    )
+
+
+class Cards:
+    def __init__(
+        self, db: Database, registry: Registry, catalog: Catalog, *, refresh_seconds: float = 600
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._catalog = catalog
+        self._refresh = timedelta(seconds=refresh_seconds)
+        self._inflight: dict[tuple[str, str], asyncio.Future] = {}
+
+    async def list(self, account: Account, kind: CardKind) -> list[CardView]:
+        """The user's cards of ``kind`` at the banks usable on their channel."""
+        await self.refresh(account)
+        async with self._db.read() as session:
+            rows = await session.exec(
+                select(Card)
+                .where(Card.user_id == account.id, Card.kind == kind.value)
+                .order_by(col(Card.first_seen_at), col(Card.id))
+            )
+            cards = [_view(c) for c in rows]
+        if kind is CardKind.CREDIT:
+            usable = {b.code for b in await self._catalog.banks(account.channel) if b.usable}
+            cards = [c for c in cards if c.provider_code in usable]
+        return cards
+
+    async def credit_card_at(self, account: Account, bank_code: str) -> CardView | None:
+        """The user's (first) credit card at a bank, for its offer."""
+        await self.refresh(account, only=bank_code)
+        async with self._db.read() as session:
+            card = (
+                await session.exec(
+                    select(Card)
+                    .where(
+                        Card.user_id == account.id,
+                        Card.kind == CardKind.CREDIT.value,
+                        Card.provider_code == bank_code,
+                    )
+                    .order_by(col(Card.first_seen_at), col(Card.id))
+                )
+            ).first()
+        return _view(card) if card else None
+
+    async def owned(self, account: Account, card_id: str, kind: CardKind) -> CardView:
+        """The user's card with this id, or CARD_NOT_FOUND (someone else's card included)."""
+        if not is_id("card", card_id):
+            raise DomainError(ErrorCode.CARD_NOT_FOUND, "no such card", field="cardId")
+        async with self._db.read() as session:
+            card = await session.get(Card, card_id)
+        if card is None or card.user_id != account.id or card.kind != kind.value:
+            raise DomainError(
+                ErrorCode.CARD_NOT_FOUND,
+                f"no {kind.value.lower()} card with this id",
+                field="cardId",
+            )
+        return _view(card)
+
+    async def refresh(self, account: Account, *, only: str | None = None) -> None:
+        """Ask each usable bank for the user's cards, unless its answer is recent."""
+        codes = [
+            b.code
+            for b in await self._catalog.banks(account.channel)
+            if b.usable and self._registry.get(b.code) and (only is None or b.code == only)
+        ]
+        if not codes:
+            return
+        stale_before = utcnow() - self._refresh
+        async with self._db.read() as session:
+            rows = await session.exec(
+                select(Card.provider_code, Card.last_seen_at).where(Card.user_id == account.id)
+            )
+            fresh = {code for code, seen in rows if seen >= stale_before}
+        await asyncio.gather(*(self._sync_once(account, c) for c in codes if c not in fresh))
+
+    async def _sync_once(self, account: Account, bank_code: str) -> None:
+        # Two resolvers of one page (creditCards, debitCards) need the same answer: ask once.
+        key = (account.id, bank_code)
+        if (pending := self._inflight.get(key)) is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            await self._sync(account, bank_code)
+        finally:
+            self._inflight.pop(key, None)
+            future.set_result(None)
+
+    async def _sync(self, account: Account, bank_code: str) -> None:
+        provider = self._registry.get(bank_code)
+        try:
+            infos = await provider.list_cards(account.customer)
+        except ProviderError as exc:
+            log.warning("cards of bank %s unavailable: %s", bank_code, exc.code.value)
+            return
+        now = utcnow()
+        for info in infos:
+            if not _check(info):
+                log.error("bank %s reported a malformed card; ignored", bank_code)
+                continue
+            try:
+                async with self._db.write() as session:
+                    existing = (
+                        await session.exec(
+                            select(Card).where(
+                                Card.user_id == account.id,
+                                Card.kind == info.kind.value,
+                                Card.issuer_code == info.issuer_code,
+                                Card.card_ref == info.card_ref,
+                            )
+                        )
+                    ).first()
+                    if existing is None:
+                        session.add(
+                            Card(
+                                id=new_id("card"),
+                                user_id=account.id,
+                                provider_code=bank_code,
+                                kind=info.kind.value,
+                                issuer_code=info.issuer_code,
+                                card_ref=info.card_ref,
+                                last4=info.last4,
+                                product_name=info.product_name[:64],
+                                first_seen_at=now,
+                                last_seen_at=now,
+                            )
+                        )
+                    elif existing.provider_code == bank_code or info.kind is CardKind.DEBIT:
+                        existing.last_seen_at = now
+                        existing.last4 = info.last4
+            except IntegrityError:
+                continue  # another request recorded the same card at the same moment
