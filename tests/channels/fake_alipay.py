@@ -65,7 +65,8 @@ class FakeAlipay:
     request_meta: list[dict[str, str]] = field(default_factory=list)
     issued: dict[str, IssuedAuthCode] = field(default_factory=dict)
     scripted: dict[str, Scripted | ScriptedError] = field(default_factory=dict)
-    access_tokens: list[str] = field(default_factory=list)
+    #: Every access and refresh token handed out, so tests can prove none of them leaked.
+    tokens: list[str] = field(default_factory=list)
     sign_mode: str = "valid"
     escape_slashes: bool = False
     extra_fields: dict[str, str] = field(default_factory=dict)
@@ -79,7 +80,7 @@ class FakeAlipay:
         self.request_meta.clear()
         self.issued.clear()
         self.scripted.clear()
-        self.access_tokens.clear()
+        self.tokens.clear()
         self.sign_mode = "valid"
         self.escape_slashes = False
         self.extra_fields = {}
@@ -159,13 +160,14 @@ class FakeAlipay:
 
     def _success(self, issued: IssuedAuthCode) -> Response:
         access_token = "authusrB" + secrets.token_hex(16)
-        self.access_tokens.append(access_token)
+        refresh_token = "authusrB" + secrets.token_hex(16)
+        self.tokens += [access_token, refresh_token]
         node: dict[str, object] = {
             "access_token": access_token,
             "auth_start": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
             "expires_in": 1296000,
             "re_expires_in": 2592000,
-            "refresh_token": "authusrB" + secrets.token_hex(16),
+            "refresh_token": refresh_token,
         }
         if issued.open_id:
             node["open_id"] = issued.open_id

@@ -26,9 +26,6 @@ class LiveServer:
         config = uvicorn.Config(
             app,
             log_config=None,
-            # The fakes' access log would print request URLs (secrets included) into the
-            # very log records the redaction test inspects.
-            access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
         )
