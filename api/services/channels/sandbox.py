@@ -2,9 +2,9 @@
 
 A sandbox code is ``sandbox:<name>`` where ``<name>`` matches ``[a-z0-9_-]{1,32}``; it logs
 in as channel user ``sandbox-<name>`` on the adapter's channel, with no union id. The same
-name always gives the same user, so a developer can come back as "alice" after a restart,
-and the ``sandbox-`` prefix keeps these users apart from real openids/open_ids (which never
-contain a dash after a lowercase word).
+name always gives the same user, so a developer can come back as "alice" after a restart.
+The ``sandbox-`` prefix makes these users easy to spot and purge; WeChat openids start with
+``o`` and Alipay ids with digits, so it does not collide with the ids real channels issue.
 
 This adapter accepts anyone who knows the format: it must only be reachable where sandbox
 login is allowed. :class:`~api.services.channels.routing.ChannelRouter` enforces that.
