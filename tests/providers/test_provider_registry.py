@@ -212,3 +212,16 @@ def test_bank_options_override_the_wildcard():
     options = {"*": {"a": "1", "b": "1"}, "CEB": {"b": "2"}}
     assert bank_options(options, "CEB") == {"a": "1", "b": "2"}
     assert bank_options(options, "SPDB") == {"a": "1", "b": "1"}
+async def test_the_six_sandbox_banks_are_installed_entry_points(tmp_path):
+    registry = load_providers(
+        enabled=None, blocked=[], data_dir=tmp_path, options={"*": {"latency_ms": "0"}}
+    )
+    try:
+        assert registry.codes == ["CEB", "CITIC", "HXBANK", "NBBANK", "SPABANK", "SPDB"]
+        assert registry.failures == {}
+        info = {p.code: p for p in registry.plugins}["CEB"]
+        assert (info.distribution, info.sdk_version) == ("cardcash", "1.0")
+        assert info.name == "China Everbright Bank"
+        assert all(h.ok for h in (await registry.health()).values())
+    finally:
+        await registry.aclose()

@@ -1,0 +1,67 @@
+"""Simulated banks for development, demos and tests: the six banks of the launch catalog.
+
+Each is a :class:`SandboxBank` driven by its data file in ``banks/`` and keeps its state in
+its own SQLite file under the provider data directory (never in cardcash's database). The
+module-level factories are what the ``cardcash.banks`` entry points name.
+
+Example::
+
+    from providers.sandbox import CEB
+    bank = CEB(ProviderContext("CEB", Path("var/banks"), {"latency_ms": "0"}))
+"""
+
+from __future__ import annotations
+
+from providers.base import ProviderContext
+from providers.sandbox.bank import MAX_WRONG_CODES, VERIFICATION_CODE, SandboxBank
+from providers.sandbox.callbacks import SIGNATURE_HEADER, callback_secret, sign_callback
+
+#: Codes of the sandbox banks, as in the product catalog.
+SANDBOX_BANKS = ("NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC")
+
+
+def NBBANK(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """宁波银行 Bank of Ningbo (sandbox)."""
+    return SandboxBank.from_data_file("NBBANK", context)
+
+
+def CEB(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """光大银行 China Everbright Bank (sandbox)."""
+    return SandboxBank.from_data_file("CEB", context)
+
+
+def SPABANK(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """平安银行 Ping An Bank (sandbox)."""
+    return SandboxBank.from_data_file("SPABANK", context)
+
+
+def HXBANK(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """华夏银行 Hua Xia Bank (sandbox)."""
+    return SandboxBank.from_data_file("HXBANK", context)
+
+
+def SPDB(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """浦发银行 Shanghai Pudong Development Bank (sandbox)."""
+    return SandboxBank.from_data_file("SPDB", context)
+
+
+def CITIC(context: ProviderContext) -> SandboxBank:  # noqa: N802 - named as the bank code
+    """中信银行 China CITIC Bank (sandbox)."""
+    return SandboxBank.from_data_file("CITIC", context)
+
+
+__all__ = [
+    "CEB",
+    "CITIC",
+    "HXBANK",
+    "MAX_WRONG_CODES",
+    "NBBANK",
+    "SANDBOX_BANKS",
+    "SIGNATURE_HEADER",
+    "SPABANK",
+    "SPDB",
+    "VERIFICATION_CODE",
+    "SandboxBank",
+    "callback_secret",
+    "sign_callback",
+]

@@ -1,0 +1,504 @@
+"""A simulated bank, driven by its data file, with a durable ledger.
+
+It behaves the way cardcash must expect a real bank to behave: limits that go down as the
+customer draws, a daily cap per Asia/Shanghai calendar day, SMS verification with a limited
+number of attempts, asynchronous settlement that sometimes fails, idempotent submission, and
+signed callbacks. See ``docs/plugins.md`` for the options.
+
+Verification code: always ``123456`` (:data:`VERIFICATION_CODE`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from providers.base import BankProvider, ProviderContext
+from providers.errors import ProviderError, ProviderErrorCode
+from providers.pricing import standard_schedule
+from providers.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
+from providers.sandbox.callbacks import CallbackSender, callback_secret, parse_callback
+from providers.sandbox.identity import SandboxCustomer, customer_key, derive_customer
+from providers.sandbox.store import FILE_NAME, CommitThenRaise, Ledger, SandboxStore, WithdrawalRow
+from providers.types import (
+    SDK_VERSION,
+    CallbackEvent,
+    CardInfo,
+    ConfirmWithdrawal,
+    Customer,
+    Health,
+    InstallmentPricing,
+    Offer,
+    QuoteRequest,
+    QuoteResult,
+    RepaymentType,
+    SubmitWithdrawal,
+    WithdrawalResult,
+    WithdrawalState,
+)
+
+#: The verification code every sandbox withdrawal accepts.
+VERIFICATION_CODE = "123456"
+#: Wrong codes after which the withdrawal is failed.
+MAX_WRONG_CODES = 3
+#: The calendar the daily cap follows.
+BANK_TIMEZONE = ZoneInfo("Asia/Shanghai")
+#: Reasons a settlement may fail with (picked reproducibly per request id).
+FAILURE_REASONS = (
+    "payee bank rejected the transfer",
+    "debit card account is frozen",
+    "risk control declined the payout",
+)
+SANDBOX_VERSION = "1.0.0"
+_CENT = Decimal("0.01")
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SandboxBank(BankProvider):
+    """A sandbox bank for one of the data files in ``providers/sandbox/banks``.
+
+    ``clock`` returns the current time as an aware datetime (injectable: tests move it to
+    settle withdrawals or cross midnight in Asia/Shanghai without sleeping).
+
+    Example::
+
+        bank = SandboxBank.from_data_file("CEB", ProviderContext("CEB", Path("var")))
+        cards = await bank.list_cards(Customer("WECHAT", "o-123"))
+    """
+
+    version = SANDBOX_VERSION
+    sdk_version = SDK_VERSION
+
+    def __init__(self, context: ProviderContext, data: BankData, *, clock: Clock = _utc_now):
+        if context.bank_code != data.code:
+            raise ValueError(f"sandbox data of {data.code} cannot serve bank {context.bank_code}")
+        self.code = data.code
+        self.name = data.name
+        self.data, self.options = apply_options(data, context.options)
+        self._clock = clock
+        self._log = context.logger
+        self._store = SandboxStore(context.data_dir / FILE_NAME, self.code)
+        self._latency_rng = random.Random(f"{self.options.seed}:{self.code}:latency")
+        self._secret = callback_secret(self.code, self.options.callback_secret)
+        self._callbacks: CallbackSender | None = None
+        self._settler: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_data_file(
+        cls, code: str, context: ProviderContext, *, clock: Clock = _utc_now
+    ) -> SandboxBank:
+        """Create the sandbox bank ``code`` from its data file shipped with the package."""
+        return cls(context, load_bank_data(code), clock=clock)
+
+    # -- the BankProvider methods -------------------------------------------------------
+
+    async def list_cards(self, customer: Customer) -> list[CardInfo]:
+        """The customer's credit card at this bank, then their own debit card."""
+        await self._begin()
+        known = self._customer(customer)
+        return [known.credit_card, known.debit_card]
+
+    async def verify_same_holder(
+        self, customer: Customer, credit_card_ref: str, debit_card_ref: str
+    ) -> bool:
+        """True only for this customer's own credit card here and own debit card."""
+        await self._begin()
+        known = self._customer(customer)
+        return (credit_card_ref, debit_card_ref) == (
+            known.credit_card.card_ref, known.debit_card.card_ref
+        )
+
+    async def get_offer(self, customer: Customer, card_ref: str) -> Offer:
+        """Limits left on the card now, and the bank's pricing."""
+        await self._begin()
+        known = self._credit_card(customer, card_ref)
+        now = self._now()
+        held, drawn = await self._run(
+            lambda ledger: (
+                ledger.held_on_card(card_ref),
+                ledger.drawn_on_day(card_ref, self._business_date(now)),
+            )
+        )
+        return Offer(
+            card_ref=card_ref,
+            currency=self.data.currency,
+            credit_limit=known.credit_line,
+            available_limit=max(known.cash_advance_limit - held, Decimal("0.00")),
+            min_amount=self.data.min_amount,
+            max_amount=self.data.max_amount,
+            daily_remaining=max(self.data.daily_cap - drawn, Decimal("0.00")),
+            single_month=self.data.single_month,
+            installments=self.data.installments,
+            arrival_description=self.data.arrival_description,
+        )
+
+    async def quote(self, request: QuoteRequest) -> QuoteResult:
+        """The standard schedule at this bank's rates; refuses what a submission would refuse.
+
+        The daily cap is not checked here (a quote may be for another day); it is at submission.
+        """
+        await self._begin()
+        known = self._credit_card(request.customer, request.card_ref)
+        self._check_amount(request.amount, request.currency)
+        installment = self._check_tenor(request.repayment_type, request.periods)
+        held = await self._run(lambda ledger: ledger.held_on_card(request.card_ref))
+        self._check_limit(known, held, request.amount)
+        schedule = standard_schedule(
+            request.amount, request.repayment_type, request.periods, request.start_date,
+            single_month=self.data.single_month, installment=installment,
+        )
+        return QuoteResult(
+            amount=request.amount, currency=request.currency,
+            repayment_type=request.repayment_type, periods=request.periods,
+            schedule=schedule, agreement_version=self.data.agreement_version,
+            agreement_summary=self.data.agreement_summary,
+        )
+
+    async def submit_withdrawal(self, request: SubmitWithdrawal) -> WithdrawalResult:
+        """Reserve the amount and start the withdrawal; idempotent on the request id.
+
+        The same request id with different parameters raises ``INVALID_STATE``: the id is
+        already used, and answering with the other withdrawal would misreport the amount.
+        """
+        await self._begin()
+        fingerprint = _fingerprint(request)
+        now = self._now()
+
+        def work(ledger: Ledger) -> WithdrawalRow:
+            existing = ledger.get(request.request_id)
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise ProviderError(
+                        ProviderErrorCode.INVALID_STATE,
+                        "this request id was already used for a different withdrawal",
+                    )
+                return existing
+            row = self._new_withdrawal(request, fingerprint, now)
+            held = ledger.held_on_card(request.credit_card_ref)
+            self._check_limit(self._customer(request.customer), held, request.amount)
+            drawn = ledger.drawn_on_day(request.credit_card_ref, row.business_date)
+            remaining = self.data.daily_cap - drawn
+            if request.amount > remaining:
+                raise ProviderError(
+                    ProviderErrorCode.DAILY_LIMIT_EXCEEDED,
+                    f"{max(remaining, Decimal('0.00'))} CNY left of today's cash-advance cap",
+                )
+            ledger.insert(row)
+            return row
+
+        # Checks that depend only on the request run before the transaction, except for a
+        # repeated request, whose answer must not change if, say, the agreement changed since.
+        try:
+            self._check_submission(request)
+        except ProviderError:
+            existing = await self._run(lambda ledger: ledger.get(request.request_id))
+            if existing is None or existing.fingerprint != fingerprint:
+                raise
+        return self._result(await self._run(work))
+
+    async def confirm_withdrawal(self, request: ConfirmWithdrawal) -> WithdrawalResult:
+        """Check the verification code. A retry with the right code after the withdrawal moved
+        on answers its current state; three wrong codes fail the withdrawal."""
+        await self._begin()
+        now = self._now()
+
+        def work(ledger: Ledger) -> WithdrawalRow:
+            row = self._existing(ledger, request.request_id)
+            right = request.verification_code == VERIFICATION_CODE
+            if row.state is WithdrawalState.VERIFICATION_REQUIRED:
+                if right:
+                    row = self._processing(row, now)
+                    ledger.update(row)
+                    return row
+                row = replace(row, wrong_codes=row.wrong_codes + 1, updated_at=now.timestamp())
+                if row.wrong_codes >= MAX_WRONG_CODES:
+                    row = replace(row, state=WithdrawalState.FAILED,
+                                  failure_reason="too many wrong verification codes")
+                    ledger.update(row)
+                    raise CommitThenRaise(ProviderError(ProviderErrorCode.TOO_MANY_ATTEMPTS))
+                ledger.update(row)
+                raise CommitThenRaise(ProviderError(
+                    ProviderErrorCode.VERIFICATION_FAILED,
+                    f"wrong code, {MAX_WRONG_CODES - row.wrong_codes} attempts left",
+                ))
+            if right and row.state in (WithdrawalState.PROCESSING, WithdrawalState.SUCCEEDED):
+                return row
+            if row.state is WithdrawalState.FAILED and row.wrong_codes >= MAX_WRONG_CODES:
+                raise ProviderError(ProviderErrorCode.TOO_MANY_ATTEMPTS)
+            raise ProviderError(
+                ProviderErrorCode.INVALID_STATE, f"the withdrawal is {row.state.value}"
+            )
+
+        return self._result(await self._run(work))
+
+    async def cancel_withdrawal(self, request_id: str) -> WithdrawalResult:
+        """Cancel a withdrawal awaiting verification (again: the same answer)."""
+        await self._begin()
+        now = self._now()
+
+        def work(ledger: Ledger) -> WithdrawalRow:
+            row = self._existing(ledger, request_id)
+            if row.state is WithdrawalState.VERIFICATION_REQUIRED:
+                row = replace(row, state=WithdrawalState.CANCELLED, updated_at=now.timestamp())
+                ledger.update(row)
+                return row
+            if row.state is WithdrawalState.CANCELLED:
+                return row
+            raise ProviderError(
+                ProviderErrorCode.INVALID_STATE, f"the withdrawal is {row.state.value}"
+            )
+
+        return self._result(await self._run(work))
+
+    async def query_withdrawal(self, request_id: str) -> WithdrawalResult:
+        """The withdrawal now (settled first if its time has come)."""
+        await self._begin()
+        return self._result(await self._run(lambda ledger: self._existing(ledger, request_id)))
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
+        """Verify the ``X-Sandbox-Signature`` HMAC of a callback, then parse it."""
+        return parse_callback(headers, body, bank_code=self.code, secret=self._secret)
+
+    async def health(self) -> Health:
+        """Not ok when the option ``down`` is set; otherwise the ledger must be reachable."""
+        checked_at = self._now()
+        if self.options.down:
+            return Health(ok=False, detail="sandbox bank is down (option down=true)",
+                          checked_at=checked_at)
+        await self._run(lambda ledger: ledger.get(""))
+        return Health(ok=True, checked_at=checked_at)
+
+    async def aclose(self) -> None:
+        """Stop the settlement loop, flush callbacks, close the ledger."""
+        if self._settler is not None:
+            self._settler.cancel()
+            await asyncio.gather(self._settler, return_exceptions=True)
+        if self._callbacks is not None:
+            await self._callbacks.aclose()
+        await self._store.aclose()
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _begin(self) -> None:
+        """What every call does first: simulate latency and outages, start callbacks."""
+        if self.options.down:
+            raise ProviderError(ProviderErrorCode.UNAVAILABLE, "the bank is in maintenance")
+        if self.options.callback_url and self._settler is None:
+            self._callbacks = CallbackSender(
+                self.options.callback_url, bank_code=self.code, secret=self._secret,
+                logger=self._log,
+            )
+            self._settler = asyncio.get_running_loop().create_task(self._settle_forever())
+        delay = sleep_seconds(self.data, self._latency_rng)
+        if delay:
+            await asyncio.sleep(delay)
+
+    async def _run(self, work: Callable[[Ledger], T]) -> T:
+        """Settle whatever is due (lazily, by the clock), then run ``work`` in a transaction.
+
+        Settlement commits in its own transaction first, so that it holds (and its callbacks
+        go out) even when ``work`` then refuses the call and rolls back.
+        """
+        now = self._now()
+        settled = await self._store.run(lambda ledger: self._settle_due(ledger, now))
+        if self._callbacks is not None:
+            for row in settled:
+                self._callbacks.send(self._event(row))
+        return await self._store.run(work)
+
+    def _settle_due(self, ledger: Ledger, now: datetime) -> list[WithdrawalRow]:
+        settled = []
+        for row in ledger.due(now.timestamp()):
+            final = self._settle(row, now)
+            ledger.update(final)
+            settled.append(final)
+        return settled
+
+    async def _settle_forever(self) -> None:
+        """With callbacks on, settle due withdrawals even when nobody asks about them."""
+        while True:
+            await asyncio.sleep(self.options.callback_poll_s)
+            try:
+                await self._run(lambda ledger: None)
+            except Exception:  # noqa: BLE001 - the loop must outlive a busy or broken file
+                self._log.exception("bank=%s settlement loop failed", self.code)
+
+    def _settle(self, row: WithdrawalRow, now: datetime) -> WithdrawalRow:
+        if row.planned_failure is not None:
+            return replace(row, state=WithdrawalState.FAILED, failure_reason=row.planned_failure,
+                           updated_at=now.timestamp())
+        return replace(row, state=WithdrawalState.SUCCEEDED, updated_at=now.timestamp())
+
+    def _processing(self, row: WithdrawalRow, now: datetime) -> WithdrawalRow:
+        return replace(row, state=WithdrawalState.PROCESSING, updated_at=now.timestamp(),
+                       settle_at=now.timestamp() + self.data.settlement_delay_s)
+
+    def _new_withdrawal(
+        self, request: SubmitWithdrawal, fingerprint: str, now: datetime
+    ) -> WithdrawalRow:
+        # The outcome is decided now, from the request id: reproducible for a given seed, and
+        # fixed even if the failure rate is changed before settlement.
+        outcome = random.Random(f"{self.options.seed}:{self.code}:{request.request_id}")
+        fails = Decimal(str(outcome.random())) < self.data.failure_rate
+        row = WithdrawalRow(
+            bank_code=self.code,
+            request_id=request.request_id,
+            bank_reference=_bank_reference(self.code, request.request_id),
+            fingerprint=fingerprint,
+            customer_key=customer_key(request.customer),
+            credit_card_ref=request.credit_card_ref,
+            debit_card_ref=request.debit_card_ref,
+            amount=request.amount.quantize(_CENT),
+            currency=request.currency,
+            repayment_type=request.repayment_type,
+            periods=request.periods,
+            state=WithdrawalState.VERIFICATION_REQUIRED,
+            failure_reason=None,
+            business_date=self._business_date(now),
+            created_at=now.timestamp(),
+            updated_at=now.timestamp(),
+            settle_at=None,
+            planned_failure=outcome.choice(FAILURE_REASONS) if fails else None,
+            wrong_codes=0,
+        )
+        return row if self.data.verification_required else self._processing(row, now)
+
+    def _check_submission(self, request: SubmitWithdrawal) -> None:
+        self._credit_card(request.customer, request.credit_card_ref)
+        known = self._customer(request.customer)
+        if request.debit_card_ref != known.debit_card.card_ref:
+            raise ProviderError(
+                ProviderErrorCode.NOT_SAME_HOLDER, "the debit card is not the holder's own"
+            )
+        self._check_amount(request.amount, request.currency)
+        self._check_tenor(request.repayment_type, request.periods)
+        if request.agreement_version != self.data.agreement_version:
+            raise ProviderError(
+                ProviderErrorCode.DECLINED,
+                f"agreement {request.agreement_version} is not the current "
+                f"{self.data.agreement_version}",
+            )
+        if not request.purpose.strip():
+            raise ProviderError(ProviderErrorCode.DECLINED, "a purpose must be declared")
+
+    def _check_amount(self, amount: Decimal, currency: str) -> None:
+        if currency != self.data.currency:
+            raise ProviderError(ProviderErrorCode.DECLINED, f"only {self.data.currency} is lent")
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount != amount.quantize(
+            _CENT
+        ):
+            raise ProviderError(
+                ProviderErrorCode.AMOUNT_OUT_OF_RANGE, "the amount must be in yuan and fen"
+            )
+        if not self.data.min_amount <= amount <= self.data.max_amount:
+            raise ProviderError(
+                ProviderErrorCode.AMOUNT_OUT_OF_RANGE,
+                f"a withdrawal is {self.data.min_amount}-{self.data.max_amount} CNY",
+            )
+
+    def _check_tenor(
+        self, repayment_type: RepaymentType, periods: int
+    ) -> InstallmentPricing | None:
+        if repayment_type is RepaymentType.SINGLE_MONTH and periods == 1:
+            return None
+        installment = self.data.installment(periods)
+        if repayment_type is RepaymentType.INSTALLMENT and installment is not None:
+            return installment
+        offered = ", ".join(str(p.periods) for p in self.data.installments)
+        raise ProviderError(
+            ProviderErrorCode.UNSUPPORTED_TENOR,
+            f"offered: single month (1 period) or installments of {offered} periods",
+        )
+
+    @staticmethod
+    def _check_limit(known: SandboxCustomer, held: Decimal, amount: Decimal) -> None:
+        available = max(known.cash_advance_limit - held, Decimal("0.00"))
+        if amount > available:
+            raise ProviderError(
+                ProviderErrorCode.LIMIT_EXCEEDED, f"available cash-advance limit is {available}"
+            )
+
+    def _customer(self, customer: Customer) -> SandboxCustomer:
+        return derive_customer(
+            self.code, customer, card_product=self.data.card_product,
+            credit_limit_min=self.data.credit_limit_min,
+            credit_limit_max=self.data.credit_limit_max,
+            cash_advance_share=self.data.cash_advance_share,
+        )
+
+    def _credit_card(self, customer: Customer, card_ref: str) -> SandboxCustomer:
+        known = self._customer(customer)
+        if card_ref == known.debit_card.card_ref:
+            raise ProviderError(
+                ProviderErrorCode.CARD_NOT_ELIGIBLE, "a debit card cannot take a cash advance"
+            )
+        if card_ref != known.credit_card.card_ref:
+            raise ProviderError(ProviderErrorCode.CARD_NOT_FOUND, "no such card for this customer")
+        return known
+
+    @staticmethod
+    def _existing(ledger: Ledger, request_id: str) -> WithdrawalRow:
+        row = ledger.get(request_id)
+        if row is None:
+            raise ProviderError(ProviderErrorCode.UNKNOWN_WITHDRAWAL)
+        return row
+
+    def _result(self, row: WithdrawalRow) -> WithdrawalResult:
+        arrival = None
+        if row.state is WithdrawalState.PROCESSING and row.settle_at is not None:
+            arrival = datetime.fromtimestamp(row.settle_at, UTC)
+        return WithdrawalResult(
+            request_id=row.request_id, bank_reference=row.bank_reference, state=row.state,
+            amount=row.amount, currency=row.currency, failure_reason=row.failure_reason,
+            expected_arrival=arrival,
+        )
+
+    def _event(self, row: WithdrawalRow) -> CallbackEvent:
+        return CallbackEvent(
+            request_id=row.request_id, bank_reference=row.bank_reference, state=row.state,
+            amount=row.amount, currency=row.currency,
+            occurred_at=datetime.fromtimestamp(row.updated_at, UTC),
+            failure_reason=row.failure_reason,
+        )
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the sandbox clock must return an aware datetime")
+        return now
+
+    @staticmethod
+    def _business_date(now: datetime) -> str:
+        return now.astimezone(BANK_TIMEZONE).date().isoformat()
+
+
+def _fingerprint(request: SubmitWithdrawal) -> str:
+    parts = [
+        request.customer.channel, request.customer.channel_user_id, request.credit_card_ref,
+        # normalize(): 500, 500.0 and 500.00 are the same amount, hence the same request.
+        request.debit_card_ref, str(request.amount.normalize()), request.currency,
+        request.repayment_type.value, request.periods, request.purpose,
+        request.agreement_version,
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _bank_reference(code: str, request_id: str) -> str:
+    digest = hashlib.sha256(f"{code}\x00{request_id}".encode()).hexdigest()[:20].upper()
+    return f"{code}{digest}"
+
+
