@@ -1,0 +1,35 @@
+"""Every sandbox bank passes the conformance suite that bank plugins must pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from providers import CallbackEvent, ProviderContext, WithdrawalState
+from providers.sandbox import SANDBOX_BANKS, SandboxBank, sign_callback
+from providers.testkit import ConformanceSuite
+
+
+@pytest.fixture(params=SANDBOX_BANKS)
+def sandbox_code(request) -> str:
+    return request.param
+
+
+class TestSandboxBanks(ConformanceSuite):
+    @pytest.fixture
+    async def bank_provider(self, sandbox_code, tmp_path):
+        # Quick settlement, and failures often enough that both final states are exercised.
+        options = {"latency_ms": "0", "settlement_delay_s": "0.05", "failure_rate": "0.2"}
+        bank = SandboxBank.from_data_file(
+            sandbox_code, ProviderContext(sandbox_code, tmp_path, options)
+        )
+        yield bank
+        await bank.aclose()
+
+    @pytest.fixture
+    def bank_signed_callback(self, sandbox_code) -> tuple[dict[str, str], bytes]:
+        event = CallbackEvent("w-1", f"{sandbox_code}REF", WithdrawalState.SUCCEEDED,
+                              Decimal("100.00"), "CNY", datetime(2026, 3, 1, tzinfo=UTC))
+        return sign_callback(event, bank_code=sandbox_code)
