@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -26,6 +27,7 @@ from providers.errors import ProviderError
 from providers.types import RepaymentType, WithdrawalState
 
 T = TypeVar("T")
+_SETUP_ATTEMPTS = 5
 
 #: The file, under the provider's data directory, shared by all sandbox banks.
 FILE_NAME = "sandbox-banks.sqlite3"
@@ -232,15 +234,27 @@ class SandboxStore:
             raise RuntimeError("the sandbox store is closed")
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA busy_timeout = 30000")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.executescript(_SCHEMA)
-            self._connection = connection
+            # Switching a new file to WAL needs a moment alone with it; when several processes
+            # open it at once, one may be told "locked" despite the busy timeout: retry.
+            for attempt in range(_SETUP_ATTEMPTS):
+                connection = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                try:
+                    connection.row_factory = sqlite3.Row
+                    connection.execute("PRAGMA busy_timeout = 30000")
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.execute("PRAGMA synchronous = FULL")
+                    connection.executescript(_SCHEMA)
+                except sqlite3.OperationalError:
+                    connection.close()
+                    if attempt == _SETUP_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                self._connection = connection
+                break
+        assert self._connection is not None
         return self._connection
 
     async def aclose(self) -> None:

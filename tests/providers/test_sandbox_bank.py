@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from providers import (
 from providers.sandbox import SANDBOX_BANKS, SandboxBank
 from providers.sandbox.bank import FAILURE_REASONS
 from providers.sandbox.bankdata import parse_bank_data
+from providers.sandbox.identity import derive_customer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -388,3 +390,52 @@ def test_money_in_a_data_file_must_not_be_a_float():
 def test_sandbox_data_cannot_serve_another_bank_code(tmp_path):
     with pytest.raises(ValueError, match="cannot serve bank SPDB"):
         SandboxBank.from_data_file("CEB", ProviderContext("SPDB", tmp_path))
+
+
+SUBMIT_FROM_A_PROCESS = """
+import asyncio, sys
+from decimal import Decimal
+from pathlib import Path
+from providers import Customer, ProviderContext, RepaymentType, SubmitWithdrawal
+from providers.sandbox import SandboxBank
+
+async def main():
+    bank = SandboxBank.from_data_file(
+        "CEB", ProviderContext("CEB", Path(sys.argv[1]), {"latency_ms": "0"}))
+    customer = Customer("WECHAT", "o-two-processes")
+    credit, debit = await bank.list_cards(customer)
+    requests = [SubmitWithdrawal(f"w-{n}", customer, credit.card_ref, debit.card_ref,
+                                 Decimal("100.00"), "CNY", RepaymentType.SINGLE_MONTH, 1,
+                                 "tuition", bank.data.agreement_version) for n in range(20)]
+    results = await asyncio.gather(*(bank.submit_withdrawal(r) for r in requests))
+    print(" ".join(r.bank_reference for r in results))
+    await bank.aclose()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_real_processes_submitting_the_same_ids_make_one_withdrawal_each(
+    tmp_path, open_bank
+):
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", SUBMIT_FROM_A_PROCESS, str(tmp_path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [await p.communicate() for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err.decode()[-1500:] for _, err in outputs]
+    first, second = (out.decode().split() for out, _ in outputs)
+    assert first == second and len(set(first)) == 20
+    bank = open_bank("CEB")
+    customer = Customer("WECHAT", "o-two-processes")
+    credit, _ = await cards(bank, customer)
+    offer = await bank.get_offer(customer, credit)
+    limit = derive_customer(
+        "CEB", customer, card_product="", credit_limit_min=bank.data.credit_limit_min,
+        credit_limit_max=bank.data.credit_limit_max,
+        cash_advance_share=bank.data.cash_advance_share,
+    ).cash_advance_limit
+    assert offer.available_limit == limit - 20 * Decimal("100.00")
