@@ -19,9 +19,11 @@ from api.runtime import Services, build_services
 from api.schema import build_schema
 from api.schema.context import Context
 from api.services.catalog import Channel
+from api.services.errors import DomainError, ErrorCode
 from api.settings import Settings
 
 log = logging.getLogger("cardcash")
+MAX_CALLBACK_BYTES = 64 * 1024
 
 
 class GraphQLApp(GraphQL):
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await build_services(settings)
         ref["services"] = services
         app.state.services = services
+        await services.start()
         try:
             yield
         finally:
@@ -106,6 +109,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
         )
 
+    async def bank_callback(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_CALLBACK_BYTES:
+            return JSONResponse({"status": "rejected", "reason": "too large"}, 413)
+        try:
+            outcome = await ref["services"].withdrawals.handle_callback(
+                request.path_params["bank"], request.headers, body
+            )
+        except DomainError as exc:
+            status = {ErrorCode.BANK_NOT_FOUND: 404, ErrorCode.WITHDRAWAL_NOT_FOUND: 404}.get(
+                exc.code, 400
+            )
+            return JSONResponse({"status": "rejected", "reason": exc.message}, status)
+        return JSONResponse({"status": outcome})
+
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -113,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/static/banks/{code:str}.svg", bank_logo),
+            Route("/callbacks/{bank:str}", bank_callback, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from api.services.accounts import Accounts
+from api.services.banks import Banks
 from api.services.cards import Cards
 from api.services.catalog import Catalog, Channel
 from api.services.channels import (
@@ -17,8 +18,13 @@ from api.services.channels import (
     WeChatAdapter,
     WeChatConfig,
 )
+from api.services.events import ChangeFeed
+from api.services.limits import Limit, RateLimits
 from api.services.login import LoginService
+from api.services.quotes import Quotes
 from api.services.sessions import SessionTokens
+from api.services.status_sync import StatusSync
+from api.services.withdrawals import SyncPolicy, Withdrawals
 from api.settings import Settings
 from db.engine import Database, EngineOptions
 from providers.registry import Registry, load_providers
@@ -36,9 +42,22 @@ class Services:
     accounts: Accounts
     login: LoginService
     cards: Cards
+    banks: Banks
+    quotes: Quotes
+    withdrawals: Withdrawals
+    feed: ChangeFeed
+    status_sync: StatusSync
+    limits: RateLimits
     http: httpx.AsyncClient
 
+    async def start(self) -> None:
+        await self.feed.start()
+        if self.settings.status_sync:
+            self.status_sync.start()
+
     async def aclose(self) -> None:
+        await self.status_sync.stop()
+        await self.feed.stop()
         await self.registry.aclose()
         await self.http.aclose()
         await self.db.dispose()
@@ -106,6 +125,25 @@ async def build_services(settings: Settings) -> Services:
     http = httpx.AsyncClient()
     tokens = SessionTokens(settings.signing_key, timedelta(seconds=settings.session_ttl_seconds))
     accounts = Accounts(db)
+    cards = Cards(db, registry, catalog, refresh_seconds=settings.cards_refresh_seconds)
+    banks = Banks(catalog, registry, cards)
+    quotes = Quotes(db, banks, cards, ttl=timedelta(seconds=settings.quote_ttl_seconds))
+    feed = ChangeFeed()
+    withdrawals = Withdrawals(
+        db,
+        registry,
+        banks,
+        cards,
+        quotes,
+        feed,
+        SyncPolicy(
+            first_delay=timedelta(seconds=settings.sync_first_delay_seconds),
+            max_delay=timedelta(seconds=settings.sync_max_delay_seconds),
+            verification_window=timedelta(seconds=settings.verification_window_seconds),
+            max_verification_attempts=settings.max_verification_attempts,
+        ),
+    )
+    minute = 60.0
     return Services(
         settings=settings,
         db=db,
@@ -114,6 +152,16 @@ async def build_services(settings: Settings) -> Services:
         tokens=tokens,
         accounts=accounts,
         login=LoginService(channel_routers(settings, http), accounts, tokens),
-        cards=Cards(db, registry, catalog, refresh_seconds=settings.cards_refresh_seconds),
+        cards=cards,
+        banks=banks,
+        quotes=quotes,
+        withdrawals=withdrawals,
+        feed=feed,
+        status_sync=StatusSync(withdrawals, interval=settings.sync_interval_seconds),
+        limits=RateLimits(
+            login=Limit(settings.rate_login_per_minute, minute),
+            money_per_user=Limit(settings.rate_money_per_minute, minute),
+            per_address=Limit(settings.rate_address_per_minute, minute),
+        ),
         http=http,
     )

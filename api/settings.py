@@ -76,6 +76,34 @@ class Settings(BaseSettings):
         600, ge=0, description="How long bank card lists are reused."
     )
 
+    quote_ttl_seconds: int = Field(600, ge=30, description="How long a quote can be accepted.")
+    sync_interval_seconds: float = Field(
+        0.5, gt=0, description="How often status sync looks for due work."
+    )
+    sync_first_delay_seconds: float = Field(
+        2.0, gt=0, description="First status query after an open outcome."
+    )
+    sync_max_delay_seconds: float = Field(
+        300.0, gt=0, description="Longest pause between status queries."
+    )
+    verification_window_seconds: float = Field(
+        900.0, gt=0, description="How long a code is awaited."
+    )
+    max_verification_attempts: int = Field(
+        5, ge=1, description="Wrong codes before a withdrawal fails."
+    )
+    status_sync: bool = Field(True, description="Run status sync in this process.")
+
+    rate_login_per_minute: int = Field(
+        20, ge=1, description="Sign-ins per client address a minute."
+    )
+    rate_money_per_minute: int = Field(
+        30, ge=1, description="Money-moving requests per user a minute."
+    )
+    rate_address_per_minute: int = Field(
+        120, ge=1, description="Money-moving requests per address a minute."
+    )
+
     graphiql: bool | None = Field(
         None, description="Serve GraphiQL; defaults to on in dev, off in prod."
     )

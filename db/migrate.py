@@ -33,6 +33,9 @@ async def upgrade(url: str, revision: str = "head") -> None:
                 await connection.commit()
             await connection.run_sync(_upgrade, url, revision)
             await connection.commit()
+            if connection.dialect.name == "sqlite":
+                # Set once here, while nothing else has the file open; it sticks to the file.
+                await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     finally:
         await engine.dispose()
 

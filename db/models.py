@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from db.types import UTCDateTime, utcnow
+from db.types import MoneyCents, UTCDateTime, utcnow
 
 CHANNELS = ("WECHAT", "ALIPAY")
 AVAILABILITIES = ("LIVE", "PILOT", "ONBOARDING", "SUSPENDED")
@@ -102,5 +103,110 @@ class Card(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     last_seen_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+WITHDRAWAL_STATUSES = (
+    "PENDING",
+    "VERIFICATION_REQUIRED",
+    "PROCESSING",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELLED",
+)
+
+
+class Quote(SQLModel, table=True):
+    """A trial calculation shown to a user: the bank's schedule and cardcash's APR."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (Index("ix_quotes_user_created", "user_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", max_length=32)
+    bank_code: str = Field(foreign_key="banks.code", max_length=16)
+    credit_card_id: str = Field(foreign_key="cards.id", max_length=32)
+    amount: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
+    currency: str = Field(max_length=3)
+    repayment_type: str = Field(max_length=16)
+    periods: int
+    start_date: date
+    schedule: str = Field(sa_column=Column(Text, nullable=False), description="JSON payments.")
+    total_interest: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
+    total_fee: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
+    total_repayment: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
+    apr: str = Field(max_length=16, description="Percentage with two decimals.")
+    apr_method: str = Field(max_length=32)
+    agreement_version: str = Field(max_length=64)
+    disclosure_version: str = Field(max_length=96)
+    disclosure_text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Withdrawal(SQLModel, table=True):
+    """A cash advance paid out to the user's own debit card.
+
+    ``id`` is derived from (user, idempotency key) and is the request id the bank receives,
+    so a retry after a crash reaches the bank as the same request.
+    """
+
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        CheckConstraint(_in("status", WITHDRAWAL_STATUSES), name="ck_withdrawals_status"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_withdrawals_idempotency"),
+        UniqueConstraint("quote_id", name="uq_withdrawals_quote"),
+        Index("ix_withdrawals_user_created", "user_id", "created_at", "id"),
+        Index("ix_withdrawals_next_sync", "next_sync_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", max_length=32)
+    idempotency_key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    quote_id: str = Field(foreign_key="quotes.id", max_length=32)
+    bank_code: str = Field(foreign_key="banks.code", max_length=16)
+    credit_card_id: str = Field(foreign_key="cards.id", max_length=32)
+    debit_card_id: str = Field(foreign_key="cards.id", max_length=32)
+    amount: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
+    currency: str = Field(max_length=3)
+    repayment_type: str = Field(max_length=16)
+    periods: int
+    purpose: str = Field(max_length=32)
+    disclosure_version: str = Field(max_length=96)
+    disclosure_accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    status: str = Field(max_length=24)
+    failure_code: str | None = Field(default=None, max_length=32)
+    failure_reason: str | None = Field(default=None, max_length=256)
+    bank_reference: str | None = Field(default=None, max_length=128)
+    verification_attempts: int = 0
+    expected_arrival: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    next_sync_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    sync_attempts: int = 0
+    sync_lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class WithdrawalEvent(SQLModel, table=True):
+    """One status change of a withdrawal, with its time and source."""
+
+    __tablename__ = "withdrawal_events"
+    __table_args__ = (Index("ix_withdrawal_events_withdrawal", "withdrawal_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    withdrawal_id: str = Field(foreign_key="withdrawals.id", max_length=32)
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str = Field(max_length=24)
+    source: str = Field(max_length=16)
+    detail: str = Field(default="", max_length=256)
+    occurred_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

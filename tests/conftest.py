@@ -71,9 +71,26 @@ async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[
     yield f"sqlite+aiosqlite:///{path}"
 
 
+#: Sandbox banks for tests: no latency, no random failures, quick settlement.
+FAST_BANKS = {"*": {"latency_ms": "0", "failure_rate": "0", "settlement_delay_s": "0.3"}}
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides) -> Settings:
+    values = dict(
+        database_url=database_url,
+        data_dir=data_dir,
+        env="dev",
+        bank_options=FAST_BANKS,
+        sync_interval_seconds=0.05,
+        sync_first_delay_seconds=0.2,
+        sync_max_delay_seconds=1.0,
+    )
+    return Settings(**(values | overrides))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", env="dev")
+    return make_settings(database_url, tmp_path / "data")
 
 
 @pytest.fixture

@@ -5,10 +5,25 @@ from __future__ import annotations
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
+from strawberry.schema.config import StrawberryConfig
 
 from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
+from api.schema.scalars import SCALARS
+from api.schema.withdrawals import (
+    CancelWithdrawalResult,
+    ConfirmWithdrawalResult,
+    CreateWithdrawalResult,
+    QuoteResult,
+    Withdrawal,
+    resolve_cancel_withdrawal,
+    resolve_confirm_withdrawal,
+    resolve_create_quote,
+    resolve_create_withdrawal,
+    resolve_withdrawal,
+    subscribe_withdrawal,
+)
 
 
 @strawberry.type(description="Everything cardcash can be asked.")
@@ -32,12 +47,44 @@ class Query:
         ),
     )
 
+    withdrawal: Withdrawal | None = strawberry.field(
+        resolver=resolve_withdrawal,
+        description="One of the viewer's withdrawals; null when unknown or someone else's.",
+    )
+
 
 @strawberry.type(description="Everything that changes something.")
 class Mutation:
     login: LoginResult = strawberry.field(
         resolver=resolve_login,
         description="Sign in with the channel's one-time code; returns a session token.",
+    )
+    create_quote: QuoteResult = strawberry.field(
+        resolver=resolve_create_quote,
+        description="A trial calculation: the bank's schedule with cardcash's APR and the "
+        "disclosure to accept. Expires after a few minutes.",
+    )
+    create_withdrawal: CreateWithdrawalResult = strawberry.field(
+        resolver=resolve_create_withdrawal,
+        description="Withdraw as quoted to the viewer's own debit card. Idempotent: retry with "
+        "the same idempotencyKey after a timeout.",
+    )
+    confirm_withdrawal: ConfirmWithdrawalResult = strawberry.field(
+        resolver=resolve_confirm_withdrawal,
+        description="Pass the bank's verification code. Safe to retry.",
+    )
+    cancel_withdrawal: CancelWithdrawalResult = strawberry.field(
+        resolver=resolve_cancel_withdrawal,
+        description="Cancel a withdrawal still awaiting verification.",
+    )
+
+
+@strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
+class Subscription:
+    withdrawal: Withdrawal | None = strawberry.subscription(
+        resolver=subscribe_withdrawal,
+        description="The withdrawal now, then again at every status change until it is final. "
+        'Authenticate with connection_init payload {"Authorization": "Bearer <token>"}.',
     )
 
 
@@ -46,7 +93,13 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     extensions = (
         [] if introspection else [lambda: AddValidationRules([NoSchemaIntrospectionCustomRule])]
     )
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
 
 
 schema = build_schema()

@@ -73,6 +73,21 @@ class Viewer:
         cards = await info.context.services.cards.list(self.account, DomainCardKind.DEBIT)
         return [Card.from_view(c) for c in cards]
 
+    @strawberry.field(description="The viewer's withdrawals, newest first (a Relay connection).")
+    async def withdrawals(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1-50 (default 20).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="endCursor of the previous page.")
+        ] = None,
+    ) -> Annotated["WithdrawalConnection", strawberry.lazy("api.schema.withdrawals")]:  # noqa: F821, UP037
+        from api.schema.withdrawals import resolve_withdrawals
+
+        return await resolve_withdrawals(info, self.account, first, after)
+
     @classmethod
     def of(cls, account: Account) -> Viewer:
         return cls(
@@ -112,6 +127,7 @@ async def resolve_login(
 ) -> LoginResult:
     services = info.context.services
     try:
+        await services.limits.check_login(info.context.client_address)
         signed_in = await services.login.login(
             domain_catalog.Channel(input.channel.value), input.code
         )

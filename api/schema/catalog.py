@@ -8,6 +8,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from api.schema.auth import viewer_account
+from api.schema.offers import OfferResult, offer_loader
 from api.services import catalog as domain
 
 
@@ -51,6 +53,17 @@ class Bank:
     entry_hint: str = strawberry.field(
         description="Where users find the bank's service on this channel."
     )
+
+    @strawberry.field(
+        description="The viewer's cash-advance offer at this bank: limits and each repayment "
+        "option with its APR. Null when not signed in. Offers of all banks on a page are "
+        "fetched at once; a bank that fails gives its error, not a failed page."
+    )
+    async def offer(self, info: Info) -> OfferResult | None:
+        account = await viewer_account(info)
+        if account is None:
+            return None
+        return await offer_loader(info, account).load(self.code)
 
     @classmethod
     def from_listing(cls, b: domain.BankListing) -> Bank:

@@ -20,3 +20,8 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None
     account: Any = None
+
+    @property
+    def client_address(self) -> str | None:
+        client = self.request.client
+        return client.host if client else None

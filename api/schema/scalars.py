@@ -37,13 +37,17 @@ def _parse(value: object) -> decimal.Decimal | UnparsableDecimal:
     return parsed if parsed.is_finite() else UnparsableDecimal(value)
 
 
-Decimal = strawberry.scalar(
-    NewType("Decimal", decimal.Decimal),
-    name="Decimal",
-    description=(
-        'An exact decimal number as a string, e.g. "1000.00". Money has two decimals; rates '
-        "such as an APR are percentages with two decimals. Inputs may also be JSON numbers."
-    ),
-    serialize=_serialize,
-    parse_value=_parse,
-)
+Decimal = NewType("Decimal", decimal.Decimal)
+"""Annotate GraphQL fields with this to get the ``Decimal`` scalar."""
+
+SCALARS = {
+    Decimal: strawberry.scalar(
+        name="Decimal",
+        description=(
+            'An exact decimal number as a string, e.g. "1000.00". Money has two decimals; rates '
+            "such as an APR are percentages with two decimals. Inputs may also be JSON numbers."
+        ),
+        serialize=_serialize,
+        parse_value=_parse,
+    )
+}

@@ -124,6 +124,11 @@ class Cards:
             )
         return _view(card)
 
+    async def by_ids(self, ids: list[str]) -> dict[str, CardView]:
+        async with self._db.read() as session:
+            rows = await session.exec(select(Card).where(col(Card.id).in_(ids)))
+            return {c.id: _view(c) for c in rows}
+
     async def refresh(self, account: Account, *, only: str | None = None) -> None:
         """Ask each usable bank for the user's cards, unless its answer is recent."""
         codes = [

@@ -100,3 +100,13 @@ def test_bad_catalog_file_is_reported(tmp_path, database_url):
 def test_unknown_command_shows_usage(tmp_path, database_url, command):
     result = run([command] if command else [], _env(tmp_path, database_url), tmp_path)
     assert result.returncode == 2 and "usage: cardcash" in result.stderr
+
+
+def test_plugins_lists_the_sandbox_banks(tmp_path, database_url):
+    env = _env(tmp_path, database_url) | {"CARDCASH_BANKS_BLOCKED": '["CITIC"]'}
+    result = run(["plugins"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert set(lines) == {"NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"}
+    assert "loaded, healthy" in lines["CEB"] and "sdk 1.0" in lines["CEB"]
+    assert "blocked" in lines["CITIC"]

@@ -1,0 +1,130 @@
+"""A bank's cash-advance offer for the viewer, fetched for all banks of a page at once."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from api.schema.errors import BankError, CardError, error_member
+from api.schema.money import ZERO, Money
+from api.schema.scalars import Decimal
+from api.services.accounts import Account
+from api.services.banks import OfferView
+from api.services.errors import DomainError
+
+
+@strawberry.enum(description="How a cash advance is repaid.")
+class RepaymentType(Enum):
+    SINGLE_MONTH = strawberry.enum_value(
+        "SINGLE_MONTH",
+        description="单月还: everything at once one month later, with daily interest and a fee. periods is 1.",
+    )
+    INSTALLMENT = strawberry.enum_value(
+        "INSTALLMENT",
+        description="分月还: equal principal each month plus a monthly fee on the original principal.",
+    )
+
+
+@strawberry.type(description="One way to repay, priced for a representative amount.")
+class RepaymentOption:
+    repayment_type: RepaymentType = strawberry.field(description="Single month or installments.")
+    periods: int = strawberry.field(description="Number of monthly payments (1 for SINGLE_MONTH).")
+    apr: Decimal = strawberry.field(
+        description="Annualized rate in percent (IRR of the cash flows × periods a year, all fees "
+        "included) for representativeAmount. Show it more prominently than any other rate."
+    )
+    representative_amount: Money = strawberry.field(
+        description="The amount the APR is computed for."
+    )
+    monthly_fee_rate: Decimal | None = strawberry.field(
+        description="INSTALLMENT: the fee per period on the original principal, as a fraction (0.006)."
+    )
+    daily_interest_rate: Decimal | None = strawberry.field(
+        description="SINGLE_MONTH: interest per day as a fraction (0.0005)."
+    )
+    fee_rate: Decimal | None = strawberry.field(
+        description="SINGLE_MONTH: the one-off fee as a fraction of the amount (0.01)."
+    )
+    min_fee: Money | None = strawberry.field(description="SINGLE_MONTH: the minimum one-off fee.")
+
+
+@strawberry.type(description="What the bank offers the viewer on their credit card right now.")
+class CashAdvanceOffer:
+    bank_code: str = strawberry.field(description="The bank making the offer.")
+    credit_card_id: strawberry.ID = strawberry.field(
+        description="The viewer's credit card it is for."
+    )
+    available_limit: Money = strawberry.field(description="Cash-advance limit still available.")
+    credit_limit: Money = strawberry.field(description="The card's whole credit line, for context.")
+    min_amount: Money = strawberry.field(description="Smallest amount per withdrawal.")
+    max_amount: Money = strawberry.field(description="Largest amount per withdrawal.")
+    daily_remaining: Money = strawberry.field(description="What is left of today's cap.")
+    repayment_options: list[RepaymentOption] = strawberry.field(
+        description="Each way to repay, with its APR."
+    )
+    platform_fee: Money = strawberry.field(description="What cardcash charges: always zero.")
+    arrival_description: str = strawberry.field(description="When the money usually arrives.")
+
+    @classmethod
+    def of(cls, view: OfferView) -> CashAdvanceOffer:
+        offer = view.offer
+        options = []
+        for o in view.options:
+            sm, inst = o.single_month, o.installment
+            options.append(
+                RepaymentOption(
+                    repayment_type=RepaymentType(o.repayment_type.value),
+                    periods=o.periods,
+                    apr=o.apr,
+                    representative_amount=Money.cny(o.representative_amount),
+                    monthly_fee_rate=inst.monthly_fee_rate if inst else None,
+                    daily_interest_rate=sm.daily_interest_rate if sm else None,
+                    fee_rate=sm.fee_rate if sm else None,
+                    min_fee=Money.cny(sm.min_fee) if sm else None,
+                )
+            )
+        return cls(
+            bank_code=view.bank_code,
+            credit_card_id=strawberry.ID(view.credit_card_id),
+            available_limit=Money.cny(offer.available_limit),
+            credit_limit=Money.cny(offer.credit_limit),
+            min_amount=Money.cny(offer.min_amount),
+            max_amount=Money.cny(offer.max_amount),
+            daily_remaining=Money.cny(offer.daily_remaining),
+            repayment_options=options,
+            platform_fee=Money.cny(ZERO),
+            arrival_description=offer.arrival_description,
+        )
+
+
+OfferResult = Annotated[
+    CashAdvanceOffer | BankError | CardError,
+    strawberry.union("OfferResult", description="The offer, or why there is none."),
+]
+
+
+def offer_loader(info: Info, account: Account) -> DataLoader:
+    """One loader per request: every bank's offer on a page is asked for at the same time."""
+    loaders = info.context.loaders
+    if "offers" not in loaders:
+        banks = info.context.services.banks
+        cards = info.context.services.cards
+
+        async def load(codes: list[str]) -> list[CashAdvanceOffer | BankError | CardError]:
+            await cards.refresh(account)  # one round of card lists for all banks, if stale
+
+            async def one(code: str):
+                try:
+                    return CashAdvanceOffer.of(await banks.offer(account, code))
+                except DomainError as exc:
+                    return error_member(exc)
+
+            return list(await asyncio.gather(*(one(c) for c in codes)))
+
+        loaders["offers"] = DataLoader(load_fn=load)
+    return loaders["offers"]

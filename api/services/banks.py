@@ -1,0 +1,160 @@
+"""A bank as a user deals with it: is it usable on their channel, what does it offer them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from api.services.accounts import Account
+from api.services.cards import Cards
+from api.services.catalog import BankListing, Catalog
+from api.services.errors import DomainError, ErrorCode
+from api.services.pricing import apr_percent
+from db.types import utcnow
+from providers import (
+    InstallmentPricing,
+    Offer,
+    ProviderError,
+    ProviderErrorCode,
+    RepaymentType,
+    SingleMonthPricing,
+)
+from providers.guard import GuardedProvider
+from providers.pricing import standard_schedule
+from providers.registry import Registry
+
+REPRESENTATIVE_AMOUNT = Decimal("10000.00")
+CHINA = ZoneInfo("Asia/Shanghai")
+
+_FROM_PROVIDER = {
+    ProviderErrorCode.DECLINED: ErrorCode.BANK_DECLINED,
+    ProviderErrorCode.LIMIT_EXCEEDED: ErrorCode.LIMIT_EXCEEDED,
+    ProviderErrorCode.DAILY_LIMIT_EXCEEDED: ErrorCode.DAILY_LIMIT_EXCEEDED,
+    ProviderErrorCode.AMOUNT_OUT_OF_RANGE: ErrorCode.AMOUNT_OUT_OF_RANGE,
+    ProviderErrorCode.UNSUPPORTED_TENOR: ErrorCode.UNSUPPORTED_TENOR,
+    ProviderErrorCode.CARD_NOT_FOUND: ErrorCode.CARD_NOT_FOUND,
+    ProviderErrorCode.CARD_NOT_ELIGIBLE: ErrorCode.CARD_NOT_ELIGIBLE,
+    ProviderErrorCode.NOT_SAME_HOLDER: ErrorCode.CARD_NOT_OWNED,
+    ProviderErrorCode.VERIFICATION_FAILED: ErrorCode.VERIFICATION_FAILED,
+    ProviderErrorCode.TOO_MANY_ATTEMPTS: ErrorCode.TOO_MANY_ATTEMPTS,
+    ProviderErrorCode.UNKNOWN_WITHDRAWAL: ErrorCode.WITHDRAWAL_NOT_FOUND,
+    ProviderErrorCode.INVALID_STATE: ErrorCode.INVALID_STATE,
+}
+
+
+def bank_error(error: ProviderError, bank_code: str) -> DomainError:
+    """The user-facing error for a bank's error; outages become a retryable BANK_UNAVAILABLE."""
+    code = _FROM_PROVIDER.get(error.code)
+    if code is None:
+        return DomainError(
+            ErrorCode.BANK_UNAVAILABLE,
+            "the bank is not answering right now; try again later",
+            bank_code=bank_code,
+            retryable=True,
+        )
+    return DomainError(code, error.message, bank_code=bank_code, retryable=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RepaymentOptionView:
+    repayment_type: RepaymentType
+    periods: int
+    apr: Decimal
+    representative_amount: Decimal
+    single_month: SingleMonthPricing | None = None
+    installment: InstallmentPricing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    bank_code: str
+    credit_card_id: str
+    offer: Offer
+    options: tuple[RepaymentOptionView, ...]
+
+
+def repayment_options(offer: Offer, start) -> tuple[RepaymentOptionView, ...]:
+    """Each way to repay, with the APR of a representative amount (10,000 CNY, or the
+    nearest amount the offer allows), computed from the schedule like any quote."""
+    amount = min(max(REPRESENTATIVE_AMOUNT, offer.min_amount), offer.max_amount)
+    if amount <= 0:
+        return ()
+    options = []
+    if offer.single_month is not None:
+        schedule = standard_schedule(
+            amount, RepaymentType.SINGLE_MONTH, 1, start, single_month=offer.single_month
+        )
+        options.append(
+            RepaymentOptionView(
+                RepaymentType.SINGLE_MONTH,
+                1,
+                apr_percent(amount, RepaymentType.SINGLE_MONTH, start, schedule),
+                amount,
+                single_month=offer.single_month,
+            )
+        )
+    for pricing in sorted(offer.installments, key=lambda p: p.periods):
+        schedule = standard_schedule(
+            amount, RepaymentType.INSTALLMENT, pricing.periods, start, installment=pricing
+        )
+        options.append(
+            RepaymentOptionView(
+                RepaymentType.INSTALLMENT,
+                pricing.periods,
+                apr_percent(amount, RepaymentType.INSTALLMENT, start, schedule),
+                amount,
+                installment=pricing,
+            )
+        )
+    return tuple(options)
+
+
+def today_in_china(now: datetime | None = None) -> date:
+    """Banks count days (interest, daily caps) in China's time zone."""
+    return (now or utcnow()).astimezone(CHINA).date()
+
+
+class Banks:
+    def __init__(self, catalog: Catalog, registry: Registry, cards: Cards) -> None:
+        self._catalog = catalog
+        self._registry = registry
+        self._cards = cards
+
+    async def offer(self, account: Account, bank_code: str) -> OfferView:
+        """The bank's cash-advance offer on the user's credit card there."""
+        listing, provider = await self.usable(account, bank_code)
+        card = await self._cards.credit_card_at(account, bank_code)
+        if card is None:
+            raise DomainError(
+                ErrorCode.CARD_NOT_FOUND, f"no {listing.name} credit card found for you"
+            )
+        try:
+            offer = await provider.get_offer(account.customer, card.card_ref)
+        except ProviderError as exc:
+            raise bank_error(exc, bank_code) from None
+        return OfferView(bank_code, card.id, offer, repayment_options(offer, today_in_china()))
+
+    async def usable(self, account: Account, bank_code: str) -> tuple[BankListing, GuardedProvider]:
+        """The bank and its provider, or why the user cannot use it."""
+        listing = await self._catalog.bank(bank_code, account.channel)
+        if listing is None:
+            raise DomainError(
+                ErrorCode.BANK_NOT_FOUND, "no such bank on this channel", bank_code=bank_code
+            )
+        if not listing.usable:
+            raise DomainError(
+                ErrorCode.BANK_NOT_AVAILABLE,
+                f"{listing.name} is not available on this channel yet",
+                bank_code=bank_code,
+            )
+        provider = self._registry.get(bank_code)
+        if provider is None:
+            raise DomainError(
+                ErrorCode.BANK_UNAVAILABLE,
+                f"{listing.name} cannot be reached right now",
+                bank_code=bank_code,
+                retryable=True,
+            )
+        return listing, provider

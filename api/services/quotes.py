@@ -1,0 +1,229 @@
+"""Trial calculations (试算): the bank's schedule, cardcash's APR, the disclosure to accept."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from api.services.accounts import Account
+from api.services.banks import Banks, bank_error, today_in_china
+from api.services.cards import Cards
+from api.services.disclosure import disclosure_text, disclosure_version
+from api.services.errors import DomainError, ErrorCode
+from api.services.ids import is_id, new_id
+from api.services.pricing import APR_METHOD, Totals, apr_percent, schedule_problem, totals
+from db.engine import Database
+from db.models import Quote
+from db.types import utcnow
+from providers import CardKind, ProviderError, QuoteRequest, RepaymentType, ScheduledPayment
+
+log = logging.getLogger("cardcash.quotes")
+
+CURRENCY = "CNY"
+MAX_AMOUNT = Decimal("1000000.00")
+MAX_PERIODS = 60  # the 2022 rules cap installment tenors at five years
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    id: str
+    user_id: str
+    bank_code: str
+    credit_card_id: str
+    amount: Decimal
+    currency: str
+    repayment_type: RepaymentType
+    periods: int
+    start_date: date
+    schedule: tuple[ScheduledPayment, ...]
+    totals: Totals
+    apr: Decimal
+    apr_method: str
+    agreement_version: str
+    disclosure_version: str
+    disclosure_text: str
+    created_at: datetime
+    expires_at: datetime
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.expires_at
+
+
+def _schedule_json(schedule: tuple[ScheduledPayment, ...]) -> str:
+    return json.dumps(
+        [
+            [p.period, p.due_date.isoformat(), str(p.principal), str(p.interest), str(p.fee)]
+            for p in schedule
+        ]
+    )
+
+
+def _schedule_from(text: str) -> tuple[ScheduledPayment, ...]:
+    return tuple(
+        ScheduledPayment(k, date.fromisoformat(d), Decimal(p), Decimal(i), Decimal(f))
+        for k, d, p, i, f in json.loads(text)
+    )
+
+
+def quote_view(row: Quote) -> QuoteView:
+    schedule = _schedule_from(row.schedule)
+    return QuoteView(
+        id=row.id,
+        user_id=row.user_id,
+        bank_code=row.bank_code,
+        credit_card_id=row.credit_card_id,
+        amount=row.amount,
+        currency=row.currency,
+        repayment_type=RepaymentType(row.repayment_type),
+        periods=row.periods,
+        start_date=row.start_date,
+        schedule=schedule,
+        totals=Totals(row.amount, row.total_interest, row.total_fee),
+        apr=Decimal(row.apr),
+        apr_method=row.apr_method,
+        agreement_version=row.agreement_version,
+        disclosure_version=row.disclosure_version,
+        disclosure_text=row.disclosure_text,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+def check_amount(amount: object, field: str = "amount") -> Decimal:
+    """A positive yuan amount with at most two decimals, or a VALIDATION error."""
+    if not isinstance(amount, Decimal):
+        raise DomainError(
+            ErrorCode.VALIDATION, "the amount must be a number like 1000.00", field=field
+        )
+    if amount <= 0:
+        raise DomainError(ErrorCode.VALIDATION, "the amount must be more than zero", field=field)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise DomainError(
+            ErrorCode.VALIDATION, "the amount has more than two decimals", field=field
+        )
+    if amount > MAX_AMOUNT:
+        raise DomainError(
+            ErrorCode.AMOUNT_OUT_OF_RANGE, f"the amount is above {MAX_AMOUNT:.2f}", field=field
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+def check_tenor(repayment_type: RepaymentType, periods: int) -> None:
+    if repayment_type is RepaymentType.SINGLE_MONTH and periods != 1:
+        raise DomainError(ErrorCode.VALIDATION, "SINGLE_MONTH uses periods: 1", field="periods")
+    if repayment_type is RepaymentType.INSTALLMENT and not 2 <= periods <= MAX_PERIODS:
+        raise DomainError(
+            ErrorCode.VALIDATION,
+            f"installments have between 2 and {MAX_PERIODS} periods",
+            field="periods",
+        )
+
+
+class Quotes:
+    def __init__(self, db: Database, banks: Banks, cards: Cards, *, ttl: timedelta) -> None:
+        self._db = db
+        self._banks = banks
+        self._cards = cards
+        self._ttl = ttl
+
+    async def create(
+        self,
+        account: Account,
+        *,
+        bank_code: str,
+        credit_card_id: str,
+        amount: object,
+        repayment_type: RepaymentType,
+        periods: int,
+    ) -> QuoteView:
+        amount = check_amount(amount)
+        check_tenor(repayment_type, periods)
+        listing, provider = await self._banks.usable(account, bank_code)
+        card = await self._cards.owned(account, credit_card_id, CardKind.CREDIT)
+        if card.provider_code != bank_code:
+            raise DomainError(
+                ErrorCode.CARD_NOT_FOUND,
+                f"this card is not a {listing.name} card",
+                field="creditCardId",
+            )
+        start = today_in_china()
+        try:
+            result = await provider.quote(
+                QuoteRequest(
+                    customer=account.customer,
+                    card_ref=card.card_ref,
+                    amount=amount,
+                    currency=CURRENCY,
+                    repayment_type=repayment_type,
+                    periods=periods,
+                    start_date=start,
+                )
+            )
+        except ProviderError as exc:
+            raise bank_error(exc, bank_code) from None
+        problem = schedule_problem(amount, periods, start, result.schedule)
+        if problem:
+            log.error("bank %s quoted an unusable schedule: %s", bank_code, problem)
+            raise DomainError(
+                ErrorCode.BANK_UNAVAILABLE,
+                "the bank's trial calculation could not be checked; try again later",
+                bank_code=bank_code,
+                retryable=True,
+            )
+        apr = apr_percent(amount, repayment_type, start, result.schedule)
+        sums = totals(result.schedule)
+        now = utcnow()
+        row = Quote(
+            id=new_id("quote"),
+            user_id=account.id,
+            bank_code=bank_code,
+            credit_card_id=card.id,
+            amount=amount,
+            currency=CURRENCY,
+            repayment_type=repayment_type.value,
+            periods=periods,
+            start_date=start,
+            schedule=_schedule_json(result.schedule),
+            total_interest=sums.interest,
+            total_fee=sums.fee,
+            total_repayment=sums.repayment,
+            apr=str(apr),
+            apr_method=APR_METHOD,
+            agreement_version=result.agreement_version[:64],
+            disclosure_version=disclosure_version(result.agreement_version[:64]),
+            disclosure_text=disclosure_text(
+                bank_name=listing.name,
+                amount=amount,
+                repayment_type=repayment_type,
+                periods=periods,
+                apr=apr,
+                total_interest=sums.interest,
+                total_fee=sums.fee,
+                total_repayment=sums.repayment,
+                agreement_summary=result.agreement_summary,
+            ),
+            created_at=now,
+            expires_at=now + self._ttl,
+        )
+        async with self._db.write() as session:
+            session.add(row)
+        return quote_view(row)
+
+    async def get(self, account: Account, quote_id: str) -> QuoteView:
+        """The viewer's quote, or QUOTE_NOT_FOUND (someone else's included)."""
+        if is_id("quote", quote_id):
+            async with self._db.read() as session:
+                row = await session.get(Quote, quote_id)
+            if row is not None and row.user_id == account.id:
+                return quote_view(row)
+        raise DomainError(ErrorCode.QUOTE_NOT_FOUND, "no such quote", field="quoteId")
+
+    async def by_ids(self, ids: list[str]) -> dict[str, QuoteView]:
+        from sqlmodel import col, select
+
+        async with self._db.read() as session:
+            rows = await session.exec(select(Quote).where(col(Quote.id).in_(ids)))
+            return {r.id: quote_view(r) for r in rows}

@@ -1,0 +1,784 @@
+"""Withdrawals: consent, idempotency, the bank call, and every status change after it.
+
+Guarantees, and how they hold across crashes and replicas:
+
+- One withdrawal per (user, idempotency key): its id is derived from both and is the request
+  id the bank receives, and a unique constraint settles concurrent duplicates. A retry after
+  a crash therefore reaches the bank as the same request.
+- The row is written (``PENDING``, with a status sync due) *before* the bank is called, so a
+  crash between the bank's answer and our write loses nothing: status sync asks the bank.
+- Status changes are compare-and-set inside one transaction with a row lock, move only forward,
+  and are recorded as events with their source. A terminal status never changes.
+- A bank call whose outcome is unknown (timeout, outage, inconsistent answer) never fails the
+  withdrawal; only the bank's word does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from api.services import failpoints
+from api.services.accounts import Account
+from api.services.banks import Banks, bank_error
+from api.services.cards import Cards
+from api.services.errors import DomainError, ErrorCode
+from api.services.events import ChangeFeed
+from api.services.ids import derived_id, is_id
+from api.services.lifecycle import Source, Status, can_move
+from api.services.quotes import Quotes
+from db.engine import Database
+from db.models import Card, Quote, User, Withdrawal, WithdrawalEvent
+from db.types import utcnow
+from providers import (
+    CardKind,
+    ConfirmWithdrawal,
+    Customer,
+    ProviderError,
+    ProviderErrorCode,
+    RepaymentType,
+    SubmitWithdrawal,
+    WithdrawalResult,
+)
+from providers.registry import Registry
+
+log = logging.getLogger("cardcash.withdrawals")
+
+_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+_CODE = re.compile(r"\d{4,8}")
+_UNKNOWN_OUTCOME = {
+    ProviderErrorCode.TIMEOUT,
+    ProviderErrorCode.UNAVAILABLE,
+    ProviderErrorCode.INVALID_RESPONSE,
+}
+
+
+class FundPurpose(StrEnum):
+    """What the money is for. Only permitted consumer purposes are listed: real estate,
+    securities, futures, funds and wealth products, equity investment and repaying other debt
+    are not allowed uses of a cash advance."""
+
+    CONSUMPTION = "CONSUMPTION"
+    EDUCATION = "EDUCATION"
+    MEDICAL = "MEDICAL"
+    TRAVEL = "TRAVEL"
+    HOME_IMPROVEMENT = "HOME_IMPROVEMENT"
+    WEDDING = "WEDDING"
+    RENT = "RENT"
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """When status sync asks the bank again."""
+
+    first_delay: timedelta = timedelta(seconds=2)
+    max_delay: timedelta = timedelta(minutes=5)
+    lease: timedelta = timedelta(seconds=60)
+    verification_window: timedelta = timedelta(minutes=15)
+    resubmit_window: timedelta = timedelta(minutes=10)
+    max_verification_attempts: int = 5
+
+    def backoff(self, attempts: int) -> timedelta:
+        return min(self.first_delay * (2 ** min(attempts, 20)), self.max_delay)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalView:
+    id: str
+    user_id: str
+    status: Status
+    amount: Decimal
+    currency: str
+    bank_code: str
+    quote_id: str
+    credit_card_id: str
+    debit_card_id: str
+    repayment_type: RepaymentType
+    periods: int
+    purpose: FundPurpose
+    disclosure_version: str
+    disclosure_accepted_at: datetime
+    failure_code: str | None
+    failure_reason: str | None
+    bank_reference: str | None
+    expected_arrival: datetime | None
+    verification_attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    from_status: Status | None
+    to_status: Status
+    source: Source
+    detail: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[WithdrawalView]
+    has_next: bool
+    end_cursor: str | None
+
+
+def _view(row: Withdrawal) -> WithdrawalView:
+    return WithdrawalView(
+        id=row.id,
+        user_id=row.user_id,
+        status=Status(row.status),
+        amount=row.amount,
+        currency=row.currency,
+        bank_code=row.bank_code,
+        quote_id=row.quote_id,
+        credit_card_id=row.credit_card_id,
+        debit_card_id=row.debit_card_id,
+        repayment_type=RepaymentType(row.repayment_type),
+        periods=row.periods,
+        purpose=FundPurpose(row.purpose),
+        disclosure_version=row.disclosure_version,
+        disclosure_accepted_at=row.disclosure_accepted_at,
+        failure_code=row.failure_code,
+        failure_reason=row.failure_reason,
+        bank_reference=row.bank_reference,
+        expected_arrival=row.expected_arrival,
+        verification_attempts=row.verification_attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _cursor(row: WithdrawalView) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, wid = raw.split("|", 1)
+        return datetime.fromisoformat(created), wid
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError(ErrorCode.VALIDATION, "the cursor is not valid", field="after") from None
+
+
+def request_fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class Withdrawals:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        banks: Banks,
+        cards: Cards,
+        quotes: Quotes,
+        feed: ChangeFeed,
+        policy: SyncPolicy | None = None,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._banks = banks
+        self._cards = cards
+        self._quotes = quotes
+        self._feed = feed
+        self.policy = policy or SyncPolicy()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, account: Account, withdrawal_id: str) -> WithdrawalView:
+        """The viewer's withdrawal, or WITHDRAWAL_NOT_FOUND (someone else's included)."""
+        row = await self._load(withdrawal_id) if is_id("withdrawal", withdrawal_id) else None
+        if row is None or row.user_id != account.id:
+            raise DomainError(
+                ErrorCode.WITHDRAWAL_NOT_FOUND, "no such withdrawal", field="withdrawalId"
+            )
+        return _view(row)
+
+    async def by_id(self, withdrawal_id: str) -> WithdrawalView | None:
+        row = await self._load(withdrawal_id)
+        return _view(row) if row else None
+
+    async def page(self, account: Account, first: int, after: str | None) -> Page:
+        """The viewer's withdrawals, newest first, by keyset (cost does not grow with depth)."""
+        query = select(Withdrawal).where(Withdrawal.user_id == account.id)
+        if after:
+            created, wid = _uncursor(after)
+            query = query.where(
+                or_(
+                    col(Withdrawal.created_at) < created,
+                    (col(Withdrawal.created_at) == created) & (col(Withdrawal.id) < wid),
+                )
+            )
+        query = query.order_by(col(Withdrawal.created_at).desc(), col(Withdrawal.id).desc())
+        async with self._db.read() as session:
+            rows = list(await session.exec(query.limit(first + 1)))
+        items = [_view(r) for r in rows[:first]]
+        return Page(items, len(rows) > first, _cursor(items[-1]) if items else None)
+
+    async def events(self, withdrawal_ids: list[str]) -> dict[str, list[EventView]]:
+        async with self._db.read() as session:
+            rows = await session.exec(
+                select(WithdrawalEvent)
+                .where(col(WithdrawalEvent.withdrawal_id).in_(withdrawal_ids))
+                .order_by(col(WithdrawalEvent.id))
+            )
+            result: dict[str, list[EventView]] = {wid: [] for wid in withdrawal_ids}
+            for e in rows:
+                result[e.withdrawal_id].append(
+                    EventView(
+                        Status(e.from_status) if e.from_status else None,
+                        Status(e.to_status),
+                        Source(e.source),
+                        e.detail,
+                        e.occurred_at,
+                    )
+                )
+        return result
+
+    # -- the user's mutations --------------------------------------------------------------
+
+    async def create(
+        self,
+        account: Account,
+        *,
+        quote_id: str,
+        debit_card_id: str,
+        purpose: FundPurpose,
+        accepted_disclosure_version: str,
+        idempotency_key: str,
+    ) -> WithdrawalView:
+        if not isinstance(idempotency_key, str) or not _KEY.fullmatch(idempotency_key):
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                "the idempotency key must be 8-128 of A-Z, a-z, 0-9 and . _ : - (a UUID works)",
+                field="idempotencyKey",
+            )
+        fingerprint = request_fingerprint(
+            quote_id, debit_card_id, purpose.value, accepted_disclosure_version or ""
+        )
+        withdrawal_id = derived_id("withdrawal", account.id, idempotency_key)
+        if (existing := await self._load(withdrawal_id)) is not None:
+            return self._replay(existing, fingerprint)
+
+        quote = await self._quotes.get(account, quote_id)
+        if quote.expired():
+            raise DomainError(
+                ErrorCode.QUOTE_EXPIRED, "the quote has expired; ask for a new one", field="quoteId"
+            )
+        if (
+            not accepted_disclosure_version
+            or accepted_disclosure_version != quote.disclosure_version
+        ):
+            raise DomainError(
+                ErrorCode.DISCLOSURE_NOT_ACCEPTED,
+                f"read and accept the quote's disclosure (version {quote.disclosure_version})",
+                field="acceptedDisclosureVersion",
+            )
+        _, provider = await self._banks.usable(account, quote.bank_code)
+        credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
+        debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)
+        try:
+            same_holder = await provider.verify_same_holder(
+                account.customer, credit.card_ref, debit.card_ref
+            )
+        except ProviderError as exc:
+            raise bank_error(exc, quote.bank_code) from None
+        if not same_holder:
+            raise DomainError(
+                ErrorCode.CARD_NOT_OWNED,
+                "the bank could not confirm this debit card is yours; choose your own card",
+                field="debitCardId",
+            )
+
+        now = utcnow()
+        row = Withdrawal(
+            id=withdrawal_id,
+            user_id=account.id,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+            quote_id=quote.id,
+            bank_code=quote.bank_code,
+            credit_card_id=credit.id,
+            debit_card_id=debit.id,
+            amount=quote.amount,
+            currency=quote.currency,
+            repayment_type=quote.repayment_type.value,
+            periods=quote.periods,
+            purpose=purpose.value,
+            disclosure_version=quote.disclosure_version,
+            disclosure_accepted_at=now,
+            status=Status.PENDING.value,
+            created_at=now,
+            updated_at=now,
+            # Due at once if this process dies before the bank's answer is written.
+            next_sync_at=now + self.policy.first_delay,
+        )
+        try:
+            async with self._db.write() as session:
+                session.add(row)
+                await session.flush()
+                session.add(
+                    WithdrawalEvent(
+                        withdrawal_id=row.id,
+                        to_status=Status.PENDING.value,
+                        source=Source.USER.value,
+                        detail=f"disclosure {quote.disclosure_version} accepted; purpose {purpose.value}",
+                        occurred_at=now,
+                    )
+                )
+        except IntegrityError:
+            if (existing := await self._load(withdrawal_id)) is not None:
+                return self._replay(existing, fingerprint)
+            raise DomainError(
+                ErrorCode.QUOTE_ALREADY_USED,
+                "this quote was already used for a withdrawal; ask for a new one",
+                field="quoteId",
+            ) from None
+        await self._feed.publish(row.id)
+        return await self._submit(
+            row,
+            account.customer,
+            credit.card_ref,
+            debit.card_ref,
+            quote.agreement_version,
+            Source.BANK,
+        )
+
+    async def confirm(self, account: Account, withdrawal_id: str, code: str) -> WithdrawalView:
+        view = await self.get(account, withdrawal_id)
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                "the verification code is 4-8 digits",
+                field="verificationCode",
+            )
+        if view.status in (Status.PROCESSING, Status.SUCCEEDED):
+            return view  # confirmed before: a retry after a lost answer
+        if view.status is not Status.VERIFICATION_REQUIRED:
+            raise self._state_error(view, "it is not waiting for a verification code")
+        limit = self.policy.max_verification_attempts
+        async with self._db.write() as session:
+            counted = await session.exec(
+                update(Withdrawal)
+                .where(
+                    col(Withdrawal.id) == view.id,
+                    col(Withdrawal.status) == Status.VERIFICATION_REQUIRED.value,
+                    col(Withdrawal.verification_attempts) < limit,
+                )
+                .values(verification_attempts=col(Withdrawal.verification_attempts) + 1)
+            )
+        if counted.rowcount != 1:
+            view = await self.get(account, withdrawal_id)
+            raise self._state_error(view, "it is not waiting for a verification code")
+        attempts = view.verification_attempts + 1
+        provider = self._provider(view.bank_code)
+        try:
+            result = await provider.confirm_withdrawal(
+                ConfirmWithdrawal(view.id, code),
+                expected_amount=view.amount,
+                expected_currency=view.currency,
+            )
+        except ProviderError as exc:
+            return await self._confirm_failed(view, exc, limit - attempts)
+        return await self.apply(view.id, result, Source.USER)
+
+    async def cancel(self, account: Account, withdrawal_id: str) -> WithdrawalView:
+        view = await self.get(account, withdrawal_id)
+        if view.status is Status.CANCELLED:
+            return view
+        if view.status is not Status.VERIFICATION_REQUIRED:
+            raise self._state_error(
+                view, "only a withdrawal awaiting verification can be cancelled"
+            )
+        try:
+            result = await self._provider(view.bank_code).cancel_withdrawal(
+                view.id, expected_amount=view.amount, expected_currency=view.currency
+            )
+        except ProviderError as exc:
+            await self._sync_soon(view.id)
+            raise bank_error(exc, view.bank_code) from None
+        return await self.apply(view.id, result, Source.USER)
+
+    # -- the bank's word -------------------------------------------------------------------
+
+    async def apply(
+        self, withdrawal_id: str, result: WithdrawalResult, source: Source
+    ) -> WithdrawalView:
+        """Record what the bank says a withdrawal's state is (a no-op for stale news)."""
+        target = Status.of(result.state)
+        changes = {"bank_reference": result.bank_reference or None}
+        if result.expected_arrival is not None:
+            changes["expected_arrival"] = result.expected_arrival
+        if target is Status.FAILED:
+            changes["failure_code"] = "BANK_DECLINED"
+            changes["failure_reason"] = (result.failure_reason or "the bank did not pay out")[:256]
+        row, _ = await self._move(withdrawal_id, target, source, changes=changes)
+        return _view(row)
+
+    async def handle_callback(self, bank_code: str, headers, body: bytes) -> str:
+        """A bank's signed notification. Returns what happened: applied, stale or rejected."""
+        provider = self._registry.get(bank_code)
+        if provider is None:
+            raise DomainError(ErrorCode.BANK_NOT_FOUND, "unknown bank", bank_code=bank_code)
+        try:
+            event = provider.verify_callback(headers, body)
+        except ProviderError as exc:
+            log.warning("callback from %s refused: %s", bank_code, exc.code.value)
+            raise DomainError(ErrorCode.VALIDATION, "the callback could not be verified") from None
+        row = await self._load(event.request_id) if is_id("withdrawal", event.request_id) else None
+        if row is None or row.bank_code != bank_code:
+            raise DomainError(ErrorCode.WITHDRAWAL_NOT_FOUND, "no such withdrawal")
+        if event.amount != row.amount or event.currency != row.currency:
+            await self._note(
+                row.id, Source.CALLBACK, "integrity check failed: the callback's amount differs"
+            )
+            log.error("callback for %s reports a different amount; not applied", row.id)
+            raise DomainError(ErrorCode.VALIDATION, "the callback's amount does not match")
+        result = WithdrawalResult(
+            event.request_id,
+            event.bank_reference,
+            event.state,
+            event.amount,
+            event.currency,
+            event.failure_reason,
+        )
+        before = row.status
+        after = await self.apply(row.id, result, Source.CALLBACK)
+        return "applied" if after.status.value != before else "unchanged"
+
+    # -- status sync -----------------------------------------------------------------------
+
+    async def due_count(self) -> int:
+        from sqlmodel import func
+
+        async with self._db.read() as session:
+            return (
+                await session.exec(
+                    select(func.count())
+                    .select_from(Withdrawal)
+                    .where(col(Withdrawal.next_sync_at) <= utcnow())
+                )
+            ).one()
+
+    async def sync_due(self, limit: int = 20) -> int:
+        """Ask the banks about due withdrawals this replica manages to claim. Returns how many."""
+        now = utcnow()
+        async with self._db.read() as session:
+            ids = list(
+                await session.exec(
+                    select(Withdrawal.id)
+                    .where(
+                        col(Withdrawal.next_sync_at) <= now,
+                        or_(
+                            col(Withdrawal.sync_lease_until).is_(None),
+                            col(Withdrawal.sync_lease_until) < now,
+                        ),
+                    )
+                    .order_by(col(Withdrawal.next_sync_at))
+                    .limit(limit)
+                )
+            )
+        synced = 0
+        for withdrawal_id in ids:
+            if await self._claim(withdrawal_id, now):
+                await self.sync_one(withdrawal_id)
+                synced += 1
+        return synced
+
+    async def sync_one(self, withdrawal_id: str) -> None:
+        row = await self._load(withdrawal_id)
+        status = Status(row.status)
+        if status.terminal:
+            return await self._schedule(withdrawal_id, None)
+        provider = self._registry.get(row.bank_code)
+        if provider is None:
+            return await self._backoff(row)
+        now = utcnow()
+        try:
+            if (
+                status is Status.VERIFICATION_REQUIRED
+                and now - row.updated_at >= self.policy.verification_window
+            ):
+                result = await provider.cancel_withdrawal(
+                    row.id, expected_amount=row.amount, expected_currency=row.currency
+                )
+            else:
+                result = await provider.query_withdrawal(
+                    row.id, expected_amount=row.amount, expected_currency=row.currency
+                )
+        except ProviderError as exc:
+            if exc.code is ProviderErrorCode.UNKNOWN_WITHDRAWAL and status is Status.PENDING:
+                return await self._never_received(row, now)
+            if exc.code is ProviderErrorCode.INVALID_RESPONSE:
+                await self._note(
+                    row.id, Source.STATUS_SYNC, f"integrity check failed: {exc.message}"
+                )
+            return await self._backoff(row)
+        updated, moved = await self._move(
+            row.id,
+            Status.of(result.state),
+            Source.STATUS_SYNC,
+            changes={
+                "bank_reference": result.bank_reference or None,
+                "failure_reason": (result.failure_reason or None)
+                if result.state.value == "FAILED"
+                else None,
+            },
+        )
+        if not moved:
+            await self._backoff(updated)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _provider(self, bank_code: str):
+        provider = self._registry.get(bank_code)
+        if provider is None:
+            raise DomainError(
+                ErrorCode.BANK_UNAVAILABLE,
+                "the bank cannot be reached right now",
+                bank_code=bank_code,
+                retryable=True,
+            )
+        return provider
+
+    def _replay(self, existing: Withdrawal, fingerprint: str) -> WithdrawalView:
+        if existing.request_hash != fingerprint:
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "this idempotency key was already used for a different withdrawal",
+                field="idempotencyKey",
+                withdrawal_id=existing.id,
+            )
+        return _view(existing)
+
+    def _state_error(self, view: WithdrawalView, why: str) -> DomainError:
+        return DomainError(
+            ErrorCode.INVALID_STATE,
+            f"the withdrawal is {view.status.value}: {why}",
+            current_status=view.status.value,
+        )
+
+    async def _submit(
+        self,
+        row: Withdrawal,
+        customer: Customer,
+        credit_ref: str,
+        debit_ref: str,
+        agreement_version: str,
+        source: Source,
+    ) -> WithdrawalView:
+        provider = self._provider(row.bank_code)
+        try:
+            result = await provider.submit_withdrawal(
+                SubmitWithdrawal(
+                    request_id=row.id,
+                    customer=customer,
+                    credit_card_ref=credit_ref,
+                    debit_card_ref=debit_ref,
+                    amount=row.amount,
+                    currency=row.currency,
+                    repayment_type=RepaymentType(row.repayment_type),
+                    periods=row.periods,
+                    purpose=row.purpose,
+                    agreement_version=agreement_version,
+                )
+            )
+        except ProviderError as exc:
+            if exc.code in _UNKNOWN_OUTCOME:
+                # Unknown outcome: the row stays PENDING and status sync asks the bank.
+                log.warning("withdrawal %s: bank outcome unknown (%s)", row.id, exc.code.value)
+                if exc.code is ProviderErrorCode.INVALID_RESPONSE:
+                    await self._note(row.id, source, f"integrity check failed: {exc.message}")
+                return _view(await self._load(row.id))
+            mapped = bank_error(exc, row.bank_code)
+            failed, _ = await self._move(
+                row.id,
+                Status.FAILED,
+                source,
+                changes={"failure_code": mapped.code.value, "failure_reason": mapped.message[:256]},
+                detail=mapped.code.value,
+            )
+            return _view(failed)
+        failpoints.hit("after-bank-submit")
+        return await self.apply(row.id, result, source)
+
+    async def _confirm_failed(self, view: WithdrawalView, exc: ProviderError, attempts_left: int):
+        if exc.code is ProviderErrorCode.VERIFICATION_FAILED and attempts_left > 0:
+            raise DomainError(
+                ErrorCode.VERIFICATION_FAILED,
+                "the verification code is wrong",
+                attempts_left=attempts_left,
+            )
+        if exc.code in (ProviderErrorCode.VERIFICATION_FAILED, ProviderErrorCode.TOO_MANY_ATTEMPTS):
+            if exc.code is ProviderErrorCode.VERIFICATION_FAILED:
+                # Our own limit: the bank still waits, so withdraw the request there too.
+                try:
+                    await self._provider(view.bank_code).cancel_withdrawal(
+                        view.id, expected_amount=view.amount, expected_currency=view.currency
+                    )
+                except ProviderError:
+                    pass
+            await self._move(
+                view.id,
+                Status.FAILED,
+                Source.USER,
+                changes={
+                    "failure_code": "TOO_MANY_ATTEMPTS",
+                    "failure_reason": "too many wrong verification codes",
+                },
+            )
+            raise DomainError(
+                ErrorCode.TOO_MANY_ATTEMPTS,
+                "too many wrong verification codes; the withdrawal has failed",
+                attempts_left=0,
+            )
+        await self._sync_soon(view.id)
+        raise bank_error(exc, view.bank_code)
+
+    async def _never_received(self, row: Withdrawal, now: datetime) -> None:
+        if now - row.created_at < self.policy.resubmit_window:
+            credit, debit, agreement = await self._submission_parts(row)
+            customer = await self._customer(row.user_id)
+            view = await self._submit(row, customer, credit, debit, agreement, Source.STATUS_SYNC)
+            if view.status is Status.PENDING:
+                await self._backoff(row)
+            return
+        await self._move(
+            row.id,
+            Status.FAILED,
+            Source.STATUS_SYNC,
+            changes={
+                "failure_code": "BANK_UNAVAILABLE",
+                "failure_reason": "the bank did not receive the request; nothing was lent",
+            },
+        )
+
+    async def _submission_parts(self, row: Withdrawal) -> tuple[str, str, str]:
+        async with self._db.read() as session:
+            credit = await session.get(Card, row.credit_card_id)
+            debit = await session.get(Card, row.debit_card_id)
+            quote = await session.get(Quote, row.quote_id)
+        return credit.card_ref, debit.card_ref, quote.agreement_version
+
+    async def _customer(self, user_id: str) -> Customer:
+        async with self._db.read() as session:
+            user = await session.get(User, user_id)
+        return Customer(user.channel, user.channel_user_id)
+
+    async def _load(self, withdrawal_id: str) -> Withdrawal | None:
+        async with self._db.read() as session:
+            return await session.get(Withdrawal, withdrawal_id)
+
+    def _next_sync(self, status: Status, now: datetime) -> datetime | None:
+        if status.terminal:
+            return None
+        if status is Status.VERIFICATION_REQUIRED:
+            return now + self.policy.verification_window
+        return now + self.policy.first_delay
+
+    async def _move(
+        self,
+        withdrawal_id: str,
+        target: Status,
+        source: Source,
+        *,
+        changes: dict | None = None,
+        detail: str = "",
+    ) -> tuple[Withdrawal, bool]:
+        """Compare-and-set the status under a row lock, with its event. Stale or backward
+        moves change nothing."""
+        now = utcnow()
+        async with self._db.write() as session:
+            row = (
+                await session.exec(
+                    select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update()
+                )
+            ).one()
+            current = Status(row.status)
+            moved = can_move(current, target)
+            if moved:
+                row.status = target.value
+                row.updated_at = now
+                row.next_sync_at = self._next_sync(target, now)
+                row.sync_attempts = 0
+                row.sync_lease_until = None
+                session.add(
+                    WithdrawalEvent(
+                        withdrawal_id=row.id,
+                        from_status=current.value,
+                        to_status=target.value,
+                        source=source.value,
+                        detail=(detail or (changes or {}).get("failure_reason") or "")[:256],
+                        occurred_at=now,
+                    )
+                )
+            if moved or current is target:
+                for name, value in (changes or {}).items():
+                    if value is not None:
+                        setattr(row, name, value)
+        if moved:
+            await self._feed.publish(withdrawal_id)
+        return row, moved
+
+    async def _note(self, withdrawal_id: str, source: Source, detail: str) -> None:
+        async with self._db.write() as session:
+            row = await session.get(Withdrawal, withdrawal_id)
+            session.add(
+                WithdrawalEvent(
+                    withdrawal_id=withdrawal_id,
+                    from_status=row.status,
+                    to_status=row.status,
+                    source=source.value,
+                    detail=detail[:256],
+                    occurred_at=utcnow(),
+                )
+            )
+
+    async def _claim(self, withdrawal_id: str, now: datetime) -> bool:
+        async with self._db.write() as session:
+            result = await session.exec(
+                update(Withdrawal)
+                .where(
+                    col(Withdrawal.id) == withdrawal_id,
+                    col(Withdrawal.next_sync_at) <= now,
+                    or_(
+                        col(Withdrawal.sync_lease_until).is_(None),
+                        col(Withdrawal.sync_lease_until) < now,
+                    ),
+                )
+                .values(sync_lease_until=now + self.policy.lease)
+            )
+        return result.rowcount == 1
+
+    async def _schedule(
+        self, withdrawal_id: str, at: datetime | None, attempts: int | None = None
+    ) -> None:
+        values: dict = {"next_sync_at": at, "sync_lease_until": None}
+        if attempts is not None:
+            values["sync_attempts"] = attempts
+        async with self._db.write() as session:
+            await session.exec(
+                update(Withdrawal).where(col(Withdrawal.id) == withdrawal_id).values(**values)
+            )
+
+    async def _backoff(self, row: Withdrawal) -> None:
+        if Status(row.status).terminal:
+            return await self._schedule(row.id, None)
+        attempts = row.sync_attempts + 1
+        await self._schedule(row.id, utcnow() + self.policy.backoff(attempts), attempts)
+
+    async def _sync_soon(self, withdrawal_id: str) -> None:
+        await self._schedule(withdrawal_id, utcnow() + self.policy.first_delay)
