@@ -1,0 +1,215 @@
+"""Unknown outcomes, status sync and bank callbacks: the bank's word decides, once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from api.app import create_app
+from api.services.catalog import seed_catalog
+from db.models import WithdrawalEvent
+from providers import CallbackEvent, WithdrawalState
+from providers.sandbox import sign_callback
+from tests.api.flow import User
+from tests.conftest import FAST_BANKS, make_settings
+
+
+@pytest.fixture
+async def start_app(database_url, tmp_path):
+    """Start the app with extra settings; returns (client, app)."""
+    stack = []
+
+    async def start(**overrides):
+        application = create_app(make_settings(database_url, tmp_path / "data", **overrides))
+        lifespan = application.router.lifespan_context(application)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        await seed_catalog(application.state.services.db)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://cardcash.test"
+        )
+        stack.append(client)
+        return client, application
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.AsyncClient):
+            await item.aclose()
+        else:
+            await item.__aexit__(None, None, None)
+
+
+def bank(app, code="CEB"):
+    return app.state.services.registry.get(code).provider
+
+
+async def events(app, withdrawal_id: str) -> list[tuple[str | None, str, str]]:
+    async with app.state.services.db.read() as session:
+        rows = await session.exec(
+            select(WithdrawalEvent)
+            .where(WithdrawalEvent.withdrawal_id == withdrawal_id)
+            .order_by(WithdrawalEvent.id)
+        )
+        return [(e.from_status, e.to_status, e.source) for e in rows]
+
+
+# Shorter than the first status-sync delay, so the user sees the open outcome first.
+SLOW_WRITES = FAST_BANKS | {"CEB": {"guard_write_timeout_s": "0.1"}}
+
+
+async def test_lost_answer_is_recovered_by_status_sync(start_app):
+    """The bank records the withdrawal but its answer never arrives (timeout)."""
+    client, app = await start_app(bank_options=SLOW_WRITES, sync_first_delay_seconds=0.6)
+    ceb = bank(app)
+    original = ceb.submit_withdrawal
+    calls = []
+
+    async def answer_lost(request):
+        calls.append(request.request_id)
+        result = await original(request)  # the bank has it now
+        await asyncio.sleep(5)  # ... but the answer never comes back in time
+        return result
+
+    ceb.submit_withdrawal = answer_lost
+    user = await User.sign_in(client, "olga")
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    w = await user.withdraw(quote)
+    assert w["status"] == "PENDING", w  # unknown, not failed
+    found = await user.wait_for(w["id"], "VERIFICATION_REQUIRED")
+    assert found["events"][-1]["source"] == "STATUS_SYNC"
+    assert (await user.confirm(w["id"]))["status"] == "PROCESSING"
+    await user.wait_for(w["id"], "SUCCEEDED")
+    assert calls == [w["id"]]  # the bank saw it once; status sync asked instead of resending
+
+
+async def test_request_the_bank_never_saw_is_resubmitted_once(start_app):
+    client, app = await start_app(bank_options=SLOW_WRITES, sync_first_delay_seconds=0.6)
+    ceb = bank(app)
+    original = ceb.submit_withdrawal
+    calls = []
+
+    async def lost_on_the_way(request):
+        calls.append(request.request_id)
+        if len(calls) == 1:
+            await asyncio.sleep(5)  # never reaches the bank
+        return await original(request)
+
+    ceb.submit_withdrawal = lost_on_the_way
+    user = await User.sign_in(client, "pete")
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    w = await user.withdraw(quote)
+    assert w["status"] == "PENDING"
+    await user.wait_for(w["id"], "VERIFICATION_REQUIRED")
+    assert calls == [w["id"], w["id"]]  # same request id both times: one withdrawal at most
+    state = await app.state.services.registry.get("CEB").query_withdrawal(
+        w["id"], expected_amount=Decimal("1000.00"), expected_currency="CNY"
+    )
+    assert state.state is WithdrawalState.VERIFICATION_REQUIRED
+
+
+async def test_a_bank_that_never_answers_never_fails_the_withdrawal(start_app):
+    client, app = await start_app(bank_options=SLOW_WRITES)
+    ceb = bank(app)
+
+    async def hang(*args, **kwargs):
+        await asyncio.sleep(5)
+
+    ceb.submit_withdrawal = hang
+    ceb.query_withdrawal = hang
+    user = await User.sign_in(client, "quinn")
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    w = await user.withdraw(quote)
+    await asyncio.sleep(1.5)  # several status-sync rounds
+    assert (await user.get(w["id"]))["status"] == "PENDING"
+    assert [e[1] for e in await events(app, w["id"])] == ["PENDING"]
+
+
+async def test_bank_refusal_at_submit_fails_with_the_banks_reason(start_app):
+    client, app = await start_app(bank_options=FAST_BANKS | {"SPABANK": {"down": "true"}})
+    user = await User.sign_in(client, "rosa")
+    quote = await user.quote("CEB", "9000.00", "INSTALLMENT", 3)
+    first = await user.withdraw(quote)
+    assert first["status"] == "VERIFICATION_REQUIRED"
+    quote2 = await user.quote("CEB", "2000.00", "INSTALLMENT", 3)
+    assert quote2["__typename"] == "Quote"  # within the limit, but not today's cap
+    second = await user.withdraw(quote2)
+    assert second["status"] == "FAILED"
+    assert second["failureCode"] == "DAILY_LIMIT_EXCEEDED" and second["failureReason"]
+    down = await user.q(
+        '{ bank(code: "SPABANK", channel: ALIPAY) { offer { ... on Error { code } } } }'
+    )
+    assert down["data"]["bank"]["offer"]["code"] in ("BANK_UNAVAILABLE", "CARD_NOT_FOUND")
+
+
+async def _processing(user: User) -> dict:
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    w = await user.withdraw(quote)
+    return await user.confirm(w["id"])
+
+
+def callback(withdrawal_id: str, state: str, amount: str = "1000.00", **kwargs):
+    return sign_callback(
+        CallbackEvent(
+            request_id=withdrawal_id,
+            bank_reference="CEB-REF",
+            state=WithdrawalState(state),
+            amount=Decimal(amount),
+            currency="CNY",
+            occurred_at=datetime.now(UTC),
+        ),
+        bank_code="CEB",
+        **kwargs,
+    )
+
+
+async def test_callbacks_apply_once_and_ignore_stale_news(start_app):
+    client, app = await start_app(status_sync=False)
+    user = await User.sign_in(client, "sam")
+    w = await _processing(user)
+    assert w["status"] == "PROCESSING"
+    headers, body = callback(w["id"], "SUCCEEDED")
+    first = await client.post("/callbacks/CEB", content=body, headers=headers)
+    assert first.status_code == 200 and first.json() == {"status": "applied"}
+    replay = await client.post("/callbacks/CEB", content=body, headers=headers)
+    assert replay.json() == {"status": "unchanged"}
+    headers, late = callback(w["id"], "PROCESSING")  # out of order
+    assert (await client.post("/callbacks/CEB", content=late, headers=headers)).json() == {
+        "status": "unchanged"
+    }
+    headers, wrong = callback(w["id"], "FAILED")  # a terminal status never changes
+    assert (await client.post("/callbacks/CEB", content=wrong, headers=headers)).json() == {
+        "status": "unchanged"
+    }
+    final = await user.get(w["id"])
+    assert final["status"] == "SUCCEEDED"
+    assert [e[1] for e in await events(app, w["id"])].count("SUCCEEDED") == 1
+    assert (await events(app, w["id"]))[-1][2] == "CALLBACK"
+
+
+async def test_bad_callbacks_are_refused_and_change_nothing(start_app):
+    client, app = await start_app(status_sync=False)
+    user = await User.sign_in(client, "tina")
+    w = await _processing(user)
+    before = await events(app, w["id"])
+    headers, body = callback(w["id"], "SUCCEEDED", secret="not-the-banks-secret")
+    assert (await client.post("/callbacks/CEB", content=body, headers=headers)).status_code == 400
+    headers, body = callback(w["id"], "SUCCEEDED")
+    assert (
+        await client.post("/callbacks/CEB", content=body + b" ", headers=headers)
+    ).status_code == 400
+    assert (await client.post("/callbacks/CEB", content=body)).status_code == 400  # unsigned
+    assert (await client.post("/callbacks/NOPE", content=body, headers=headers)).status_code == 404
+    headers, other = callback("wdr_aaaaaaaaaaaaaaaaaaaaaaaaaa", "SUCCEEDED")
+    assert (await client.post("/callbacks/CEB", content=other, headers=headers)).status_code == 404
+    headers, body = callback(w["id"], "SUCCEEDED", amount="9999.00")
+    mismatch = await client.post("/callbacks/CEB", content=body, headers=headers)
+    assert mismatch.status_code == 400 and "amount" in mismatch.json()["reason"]
+    after = await events(app, w["id"])
+    assert (await user.get(w["id"]))["status"] == "PROCESSING"
+    assert after[: len(before)] == before
+    assert after[len(before) :] == [("PROCESSING", "PROCESSING", "CALLBACK")]  # the recorded note
