@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from api.services.catalog import Channel
+
 __all__ = [
     "MAX_CODE_LENGTH",
     "Channel",
@@ -31,13 +33,6 @@ MAX_CODE_LENGTH = 128
 # anything else up front keeps control characters, spaces and injection attempts away from
 # the channel's servers and our own logs.
 _CODE_PATTERN = re.compile(r"[A-Za-z0-9._~+/=-]+")
-
-
-class Channel(StrEnum):
-    """The mini-program platforms a user can log in from."""
-
-    WECHAT = "WECHAT"
-    ALIPAY = "ALIPAY"
 
 
 @dataclass(frozen=True, slots=True)
