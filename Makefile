@@ -27,8 +27,13 @@ test: install
 schema: install
 	$(BIN)/cardcash export-schema > schema.graphql
 
+# `make bench` runs every figure; `make bench BENCH=1,3` picks figures. Load comes from wrk
+# (installed from Debian's packages when missing and root) or else a Python load generator.
 bench: install
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1; } || \
+	  echo "bench: wrk not available; using the Python load generator"
+	BENCH=$(BENCH) $(BIN)/python -m bench
 
 lint: install
 	$(BIN)/ruff check .
