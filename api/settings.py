@@ -131,6 +131,11 @@ class Settings(BaseSettings):
                     "'import secrets; print(secrets.token_urlsafe(48))'); it signs session tokens "
                     "and must be the same on every replica."
                 )
+            if self.alipay_app_id and not self.alipay_public_key:
+                raise SettingsError(
+                    "CARDCASH_ENV=prod with Alipay login needs CARDCASH_ALIPAY_PUBLIC_KEY: "
+                    "without it, answers from the Alipay gateway cannot be verified."
+                )
         return self
 
     @property

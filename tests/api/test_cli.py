@@ -110,3 +110,14 @@ def test_plugins_lists_the_sandbox_banks(tmp_path, database_url):
     assert set(lines) == {"NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"}
     assert "loaded, healthy" in lines["CEB"] and "sdk 1.0" in lines["CEB"]
     assert "blocked" in lines["CITIC"]
+
+
+def test_prod_alipay_login_needs_alipays_public_key(tmp_path, database_url):
+    env = _env(tmp_path, database_url) | {
+        "CARDCASH_ENV": "prod",
+        "CARDCASH_SECRET_KEY": "s" * 40,
+        "CARDCASH_ALIPAY_APP_ID": "2021000000000000",
+        "CARDCASH_ALIPAY_PRIVATE_KEY": "x",
+    }
+    result = run(["serve", "--port", str(_free_port())], env, tmp_path)
+    assert result.returncode != 0 and "CARDCASH_ALIPAY_PUBLIC_KEY" in result.stderr
