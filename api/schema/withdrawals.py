@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
@@ -31,10 +32,11 @@ from api.schema.errors import (
 from api.schema.money import ZERO, Money
 from api.schema.offers import RepaymentType
 from api.schema.scalars import Decimal, UnparsableDecimal
+from api.services.accounts import Account
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id
 from api.services.quotes import QuoteView
-from api.services.withdrawals import EventView, WithdrawalView
+from api.services.withdrawals import EventView, WithdrawalView, cursor_of
 from api.services.withdrawals import FundPurpose as DomainPurpose
 from providers import RepaymentType as DomainRepaymentType
 
@@ -233,23 +235,7 @@ class Withdrawal:
     @strawberry.field(description="The bank paying out.")
     async def bank(self, info: Info) -> Bank:
         account = await require_account(info)
-        listing = await info.context.services.catalog.bank(self.view.bank_code, account.channel)
-        if listing is None:  # delisted since; still show who paid
-            from api.services.catalog import BankAvailability, BankListing
-
-            listing = BankListing(
-                self.view.bank_code,
-                self.view.bank_code,
-                self.view.bank_code,
-                self.view.bank_code,
-                "",
-                "#333333",
-                "",
-                account.channel,
-                BankAvailability.SUSPENDED,
-                0,
-                "",
-            )
+        listing = await info.context.services.catalog.any_bank(self.view.bank_code, account.channel)
         return Bank.from_listing(listing)
 
     @strawberry.field(description="The debit card the money goes to.")
@@ -339,29 +325,20 @@ class WithdrawalConnection:
 
 
 async def resolve_withdrawals(
-    info: Info,
-    account,
-    first: int | None,
-    after: str | None,
+    info: Info, account: Account, first: int | None, after: str | None
 ) -> WithdrawalConnection:
     size = 20 if first is None else first
     if not 1 <= size <= MAX_PAGE:
-        from graphql import GraphQLError
-
         raise GraphQLError(
             f"first must be between 1 and {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"}
         )
     try:
         page = await info.context.services.withdrawals.page(account, size, after)
     except DomainError as exc:
-        from graphql import GraphQLError
-
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from None
-    from api.services.withdrawals import _cursor
-
     return WithdrawalConnection(
         edges=[
-            WithdrawalEdge(cursor=_cursor(w), node=withdrawal_type(info, w)) for w in page.items
+            WithdrawalEdge(cursor=cursor_of(w), node=withdrawal_type(info, w)) for w in page.items
         ],
         page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
     )

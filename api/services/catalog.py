@@ -189,6 +189,11 @@ class Catalog:
 
     async def bank(self, code: str, channel: Channel) -> BankListing | None:
         """One listed bank on ``channel``, or None when unknown or suspended there."""
+        listing = (await self._load(channel))[1].get(code)
+        return listing if listing is not None and listing.availability.listed else None
+
+    async def any_bank(self, code: str, channel: Channel) -> BankListing | None:
+        """A bank on ``channel`` whatever its availability: history names suspended banks too."""
         return (await self._load(channel))[1].get(code)
 
     def invalidate(self) -> None:
@@ -205,10 +210,12 @@ class Catalog:
                 .join(BankChannel, BankChannel.bank_code == Bank.code)
                 .where(BankChannel.channel == channel.value)
             )
-            listings = [self._listing(bank, bc) for bank, bc in rows]
-        listings = [b for b in listings if b.availability.listed]
-        listings.sort(key=lambda b: (_ORDER[b.availability], b.position, b.code))
-        by_code = {b.code: b for b in listings}
+            every = [self._listing(bank, bc) for bank, bc in rows]
+        by_code = {b.code: b for b in every}
+        listings = sorted(
+            (b for b in every if b.availability.listed),
+            key=lambda b: (_ORDER[b.availability], b.position, b.code),
+        )
         self._cache[channel] = (now, listings, by_code)
         return listings, by_code
 

@@ -159,7 +159,8 @@ def _view(row: Withdrawal) -> WithdrawalView:
     )
 
 
-def _cursor(row: WithdrawalView) -> str:
+def cursor_of(row: WithdrawalView) -> str:
+    """The keyset cursor of a withdrawal in the newest-first list."""
     raw = f"{row.created_at.isoformat()}|{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -226,7 +227,7 @@ class Withdrawals:
         async with self._db.read() as session:
             rows = list(await session.exec(query.limit(first + 1)))
         items = [_view(r) for r in rows[:first]]
-        return Page(items, len(rows) > first, _cursor(items[-1]) if items else None)
+        return Page(items, len(rows) > first, cursor_of(items[-1]) if items else None)
 
     async def events(self, withdrawal_ids: list[str]) -> dict[str, list[EventView]]:
         async with self._db.read() as session:
