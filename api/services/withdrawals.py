@@ -726,7 +726,9 @@ class Withdrawals:
                         occurred_at=now,
                     )
                 )
-            if moved or current is target:
+            # Details refresh while a status holds (a bank reference arriving later), but a
+            # final record stays as it was written.
+            if moved or (current is target and not current.terminal):
                 for name, value in (changes or {}).items():
                     if value is not None:
                         setattr(row, name, value)

@@ -213,3 +213,24 @@ async def test_bad_callbacks_are_refused_and_change_nothing(start_app):
     assert (await user.get(w["id"]))["status"] == "PROCESSING"
     assert after[: len(before)] == before
     assert after[len(before) :] == [("PROCESSING", "PROCESSING", "CALLBACK")]  # the recorded note
+
+
+async def test_a_final_record_is_not_rewritten_by_later_news(start_app):
+    client, app = await start_app(status_sync=False)
+    user = await User.sign_in(client, "uma")
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    w = await user.withdraw(quote)
+    for _ in range(3):
+        await user.confirm(w["id"], "000000")
+    failed = await user.get(w["id"])
+    assert (failed["status"], failed["failureCode"]) == ("FAILED", "TOO_MANY_ATTEMPTS")
+    await app.state.services.withdrawals.sync_one(w["id"])  # the bank also says FAILED
+    headers, body = callback(w["id"], "FAILED")
+    assert (await client.post("/callbacks/CEB", content=body, headers=headers)).json() == {
+        "status": "unchanged"
+    }
+    again = await user.get(w["id"])
+    assert (again["failureCode"], again["failureReason"]) == (
+        "TOO_MANY_ATTEMPTS",
+        failed["failureReason"],
+    )
