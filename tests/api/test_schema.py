@@ -45,3 +45,13 @@ def test_every_type_field_argument_and_enum_value_is_described():
         elif not isinstance(gtype, GraphQLScalarType | GraphQLUnionType):
             raise AssertionError(f"unexpected type kind {gtype}")
     assert missing == [], f"add descriptions to: {missing}"
+
+
+def test_graphql_error_codes_are_the_domain_error_codes():
+    from api.schema.errors import ERROR_TYPES
+    from api.schema.errors import ErrorCode as GraphQLErrorCode
+    from api.services.errors import ErrorCode
+
+    domain = {c.value for c in ErrorCode}
+    assert {c.value for c in GraphQLErrorCode} == domain
+    assert set(ERROR_TYPES) == domain  # every code has an error member to travel in
