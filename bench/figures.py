@@ -83,15 +83,16 @@ def figure_1(report: Report, seconds: float, rounds: int) -> None:
             apq_file = write_requests(wd / "apq.txt", [apq]) if apq else None
             with servers.baseline("static_json", wd, BENCH_BODY_FILE=str(wd / "body.json")) as base:
 
-                def drive(url: str, f: Path) -> Callable[[], load.LoadResult]:
-                    return lambda: load.run(url, f, seconds=seconds, connections=32)
+                def drive(url: str, f: Path, name: str = "") -> Callable[[], load.LoadResult]:
+                    pid = (app.pid, name) if name else None
+                    return lambda: load.run(url, f, seconds=seconds, connections=32, profile=pid)
 
                 runs = {
                     "baseline": drive(base.url, plain_file),
-                    "plain": drive(app.url, plain_file),
+                    "plain": drive(app.url, plain_file, "f1-plain"),
                 }
                 if apq_file:
-                    runs["apq"] = drive(app.url, apq_file)
+                    runs["apq"] = drive(app.url, apq_file, "f1-apq")
                 results = alternate(rounds, runs)
     b = best(results["baseline"])
     details = {k: [r.summary() for r in v] for k, v in results.items()} | {
@@ -191,6 +192,7 @@ def figure_2(report: Report, seconds: float, rounds: int) -> None:
                             connections=16,
                             threads=2,
                             expect="CashAdvanceOffer",
+                            profile=(app.pid, "f2-offers"),
                         ),
                     },
                 )
@@ -236,17 +238,23 @@ def figure_2(report: Report, seconds: float, rounds: int) -> None:
 
 async def _quotes(url: str, users: int, per_user: int, prefix: str) -> list[Req]:
     """``users`` sandbox users with ``per_user`` fresh CEB quotes each: one createWithdrawal body
-    per quote, each with its own idempotency key."""
+    per quote, each with its own idempotency key.
+
+    Bodies go round-robin over the users: cardcash refuses a second withdrawal on a card while
+    one is in flight (CARD_BUSY), so a user's next request must come only after ``users - 1``
+    others, far more than the requests in flight.
+    """
     async with Api(url) as api:
         tokens = await bounded(8, [lambda i=i: api.login(f"{prefix}{i}") for i in range(users)])
         cards = await bounded(8, [lambda t=t: api.cards(t) for t in tokens])
-        jobs = []
-        for token, (credit, debit) in zip(tokens, cards, strict=False):
-            for _ in range(per_user):
-                jobs.append((token, credit["CEB"], debit))
+        jobs = [
+            (token, credit["CEB"], debit)
+            for _ in range(per_user)
+            for token, (credit, debit) in zip(tokens, cards, strict=True)
+        ]
         quotes = await bounded(12, [lambda j=j: api.quote(j[0], "CEB", j[1]) for j in jobs])
     reqs = []
-    for (token, _, debit), quote in zip(jobs, quotes, strict=False):
+    for (token, _, debit), quote in zip(jobs, quotes, strict=True):
         variables = {
             "input": {
                 "quoteId": quote["id"],
@@ -257,7 +265,6 @@ async def _quotes(url: str, users: int, per_user: int, prefix: str) -> list[Req]
             }
         }
         reqs.append(graphql_post(client.CREATE, variables, token))
-    random.Random(3).shuffle(reqs)  # interleave users, as real traffic would
     return reqs
 
 
@@ -267,9 +274,8 @@ def figure_3(report: Report, seconds: float, rounds: int) -> None:
         env = servers.cardcash_env(wd, latency_ms=0, **PROD_LIKE)
         servers.prepare_database(env, wd)
         with servers.cardcash(env, wd) as app:
-            # CEB caps 10,000 CNY a card a day: 100 withdrawals of 100 CNY per user at most.
-            per_user, expected_rps = 50, 200
-            users = max(20, int(expected_rps * seconds * 1.5) // per_user + 1)
+            users, expected_rps = 8 * connections, 150
+            per_user = max(2, int(expected_rps * seconds * 1.5) // users + 1)
             t0 = time.monotonic()
             reqs = asyncio.run(_quotes(app.url, users, per_user, "w"))
             prep_s = time.monotonic() - t0
@@ -282,6 +288,7 @@ def figure_3(report: Report, seconds: float, rounds: int) -> None:
                     seconds=seconds,
                     connections=connections,
                     expect='"VERIFICATION_REQUIRED"',
+                    profile=(app.pid, "f3-create"),
                 )
             time.sleep(1.0)  # requests in flight when the load stopped finish
         db = sqlite3.connect(wd / "cardcash.db")
@@ -409,7 +416,12 @@ def figure_4(report: Report, seconds: float, rounds: int) -> None:
                     {
                         "baseline": lambda: load.run(base.url, f, seconds=seconds, connections=1),
                         "cardcash": lambda: load.run(
-                            app.url, f, seconds=seconds, connections=1, expect='"Quote"'
+                            app.url,
+                            f,
+                            seconds=seconds,
+                            connections=1,
+                            expect='"Quote"',
+                            profile=(app.pid, "f4-quote"),
                         ),
                     },
                 )
@@ -480,8 +492,13 @@ def figure_5(report: Report, seconds: float, rounds: int) -> None:
                 rounds,
                 {
                     str(d): (
-                        lambda f=f: load.run(
-                            app.url, f, seconds=seconds, connections=1, expect='"endCursor"'
+                        lambda f=f, d=d: load.run(
+                            app.url,
+                            f,
+                            seconds=seconds,
+                            connections=1,
+                            expect='"endCursor"',
+                            profile=(app.pid, f"f5-depth{d}"),
                         )
                     )
                     for d, f in files.items()

@@ -7,6 +7,7 @@ so the generator does no work per request beyond sending it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,30 @@ class LoadResult:
         }
 
 
+def _profiler(profile: tuple[int, str] | None, seconds: float) -> subprocess.Popen | None:
+    spy = Path(sys.executable).parent / "py-spy"
+    if not (profile and os.environ.get("BENCH_PROFILE") and spy.exists()):
+        return None
+    pid, name = profile
+    out = HERE / "results" / f"profile-{name}.txt"
+    out.parent.mkdir(exist_ok=True)
+    argv = [
+        str(spy),
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(max(1, round(seconds) - 1)),
+        "-r",
+        "250",
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+    ]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def tool() -> str:
     return "wrk" if shutil.which("wrk") else "pyload"
 
@@ -100,8 +125,14 @@ def run(
     threads: int = 1,
     expect: str = "",
     timeout_s: int = 10,
+    profile: tuple[int, str] | None = None,
 ) -> LoadResult:
-    """Drive ``url`` with the requests of ``requests_file`` for ``seconds`` (closed loop)."""
+    """Drive ``url`` with the requests of ``requests_file`` for ``seconds`` (closed loop).
+
+    With ``BENCH_PROFILE=1`` and ``profile=(pid, name)``, py-spy samples that process during
+    the run into ``bench/results/profile-<name>.txt`` (collapsed stacks; see docs/performance.md).
+    """
+    spy = _profiler(profile, seconds)
     threads = max(1, min(threads, connections))
     if tool() == "wrk":
         argv = [
@@ -141,6 +172,8 @@ def run(
     done = subprocess.run(
         argv, capture_output=True, text=True, cwd=HERE.parent, timeout=seconds + timeout_s + 60
     )
+    if spy is not None:
+        spy.wait(timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr[-1000:]}")
     out = done.stdout
