@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import or_, update
+from sqlalchemy import literal, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -39,7 +39,7 @@ from api.services.lifecycle import Source, Status, can_move
 from api.services.quotes import Quotes
 from db.engine import Database
 from db.models import Card, Quote, User, Withdrawal, WithdrawalEvent
-from db.types import utcnow
+from db.types import UTCDateTime, utcnow
 from providers import (
     CardKind,
     ConfirmWithdrawal,
@@ -217,11 +217,12 @@ class Withdrawals:
         query = select(Withdrawal).where(Withdrawal.user_id == account.id)
         if after:
             created, wid = _uncursor(after)
+            # The row-value comparison is the keyset itself; the plain bound on created_at
+            # lets SQLite seek the index instead of scanning down to the cursor.
             query = query.where(
-                or_(
-                    col(Withdrawal.created_at) < created,
-                    (col(Withdrawal.created_at) == created) & (col(Withdrawal.id) < wid),
-                )
+                col(Withdrawal.created_at) <= created,
+                tuple_(col(Withdrawal.created_at), col(Withdrawal.id))
+                < tuple_(literal(created, UTCDateTime), literal(wid)),
             )
         query = query.order_by(col(Withdrawal.created_at).desc(), col(Withdrawal.id).desc())
         async with self._db.read() as session:

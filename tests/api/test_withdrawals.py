@@ -255,3 +255,28 @@ async def test_withdrawals_are_private_and_paged(client, app):
     assert theirs == []
     too_big = await user.q("{ viewer { withdrawals(first: 500) { edges { cursor } } } }")
     assert "between 1 and 50" in too_big["errors"][0]["message"]
+
+
+async def test_paging_is_exact_when_withdrawals_share_a_timestamp(client, app):
+    from sqlalchemy import update
+
+    user = await User.sign_in(client, "olive")
+    ids = []
+    for amount in ("100.00", "200.00", "300.00"):
+        quote = await user.quote("CEB", amount, "SINGLE_MONTH", 1)
+        ids.append((await user.withdraw(quote))["id"])
+    async with app.state.services.db.write() as session:
+        first_time = (await session.get(Withdrawal, ids[0])).created_at
+        await session.exec(
+            update(Withdrawal).where(Withdrawal.id.in_(ids)).values(created_at=first_time)
+        )
+    page = """query($after: String) { viewer { withdrawals(first: 1, after: $after) {
+      edges { node { id } } pageInfo { endCursor hasNextPage } } } }"""
+    seen, after = [], None
+    for _ in range(4):
+        body = (await user.q(page, {"after": after}))["data"]["viewer"]["withdrawals"]
+        seen += [e["node"]["id"] for e in body["edges"]]
+        after = body["pageInfo"]["endCursor"]
+        if not body["pageInfo"]["hasNextPage"]:
+            break
+    assert seen == sorted(ids, reverse=True)  # newest first, ties by id, none lost or repeated
