@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL over HTTP and WebSocket, health checks, bank logos."""
+"""The ASGI application: GraphQL over HTTP and WebSocket, health checks, metrics, bank logos
+and callbacks, behind the middleware of api/http (client address, request id, logs, limits)."""
 
 from __future__ import annotations
 
@@ -7,78 +8,75 @@ import logging
 from collections.abc import AsyncIterator
 from html import escape
 
-import orjson
-from cross_web import HTTPException
 from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from strawberry.asgi import GraphQL
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.http.graphql import GraphQLApp
+from api.http.metrics import MetricsAccess, metrics_endpoint
+from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.http.persisted import ManifestError, PersistedQueries, load_manifest
+from api.observability import Metrics
 from api.runtime import Services, build_services
 from api.schema import build_schema
-from api.schema.context import Context
 from api.services.catalog import Channel
 from api.services.errors import DomainError, ErrorCode
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 
 log = logging.getLogger("cardcash")
 MAX_CALLBACK_BYTES = 64 * 1024
-
-
-class GraphQLApp(GraphQL):
-    """Strawberry's ASGI app with cardcash's context and a fast JSON encoder."""
-
-    def __init__(self, services_ref: dict, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._services_ref = services_ref
-
-    async def get_context(self, request: HTTPConnection, response=None) -> Context:
-        return Context(services=self._services_ref["services"], request=request, response=response)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await super().__call__(scope, receive, send)
-        try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as exc:
-            response = self._request_error(exc)
-        await response(scope, receive, send)
-
-    def _request_error(self, exc: HTTPException) -> Response:
-        """A request that is not GraphQL: a JSON error body a client can read, not plain text."""
-        status, headers, code = exc.status_code, {}, "BAD_REQUEST"
-        if "not allowed when using GET" in exc.reason:
-            # GraphQL over HTTP: a mutation over GET is a method error.
-            status, headers, code = 405, {"Allow": "POST"}, "METHOD_NOT_ALLOWED"
-        body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-        return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """The cardcash ASGI app. ``uvicorn --factory api.app:create_app`` serves it."""
     settings = settings or Settings()
     ref: dict[str, Services] = {}
+    metrics = Metrics(db_refresh_seconds=settings.metrics_db_refresh_seconds)
+    schema = build_schema(
+        introspection=settings.introspection_enabled,
+        mask_errors=settings.is_prod,
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+    )
+    manifest = _manifest(settings, schema)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await build_services(settings)
+        services = await build_services(
+            settings, on_call=metrics.on_call, on_breaker_change=metrics.on_breaker_change
+        )
+        metrics.track_banks(p.code for p in services.registry)
         ref["services"] = services
         app.state.services = services
+        app.state.metrics = metrics
         await services.start()
         try:
             yield
         finally:
+            # uvicorn runs this after in-flight requests are done (or the graceful-shutdown
+            # timeout passed): status sync finishes the withdrawal in hand, then all closes.
+            log.info("shutting down")
             await services.aclose()
 
     graphql = GraphQLApp(
         ref,
-        schema=build_schema(introspection=settings.introspection_enabled),
+        persisted=PersistedQueries(
+            automatic=settings.persisted_queries,
+            cache_size=settings.persisted_queries_cache_size,
+            manifest=manifest,
+            only=settings.persisted_only,
+        ),
+        metrics=metrics,
+        max_batch=settings.graphql_max_batch,
+        schema=schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
+        allowed_origins=settings.cors_origins,
     )
 
     async def healthz(request: Request) -> Response:
@@ -124,14 +122,57 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "rejected", "reason": exc.message}, status)
         return JSONResponse({"status": outcome})
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/static/banks/{code:str}.svg", bank_logo),
-            Route("/callbacks/{bank:str}", bank_callback, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/static/banks/{code:str}.svg", bank_logo),
+        Route("/callbacks/{bank:str}", bank_callback, methods=["POST"]),
+    ]
+    if settings.metrics:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        access = MetricsAccess(settings.metrics_allow, token)
+        routes.append(Route("/metrics", metrics_endpoint(metrics, access, lambda: ref["services"])))
+    middleware = [
+        # Outermost first: the real client address, then the request id and log line (which
+        # see everything below, even a refused body), then the body limit, then CORS.
+        Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+        Middleware(RequestContextMiddleware, metrics=metrics, hsts=settings.is_prod),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
+                max_age=settings.cors_max_age,
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _manifest(settings: Settings, schema) -> dict[str, str] | None:
+    """The persisted query manifest, each operation checked against the schema at start-up:
+    a manifest from an older schema fails here, not on a user's phone."""
+    if settings.persisted_queries_file is None:
+        return None
+    try:
+        manifest = load_manifest(settings.persisted_queries_file)
+    except ManifestError as exc:
+        raise SettingsError(str(exc)) from None
+    from graphql import parse, validate
+
+    for digest, body in manifest.items():
+        try:
+            errors = validate(schema._schema, parse(body))
+        except Exception as exc:  # a syntax error
+            errors = [exc]
+        if errors:
+            raise SettingsError(
+                f"persisted query {digest[:12]}… does not validate against the schema: {errors[0]}"
+            )
+    return manifest

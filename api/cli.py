@@ -22,6 +22,8 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.logging_setup import logging_config
+
     settings = _settings()  # fail fast, before workers start, on bad configuration
     uvicorn.run(
         "api.app:create_app",
@@ -29,9 +31,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
+        log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # The app applies X-Forwarded-For itself, from CARDCASH_TRUSTED_PROXIES only.
+        proxy_headers=False,
+        access_log=False,
         server_header=False,
+        ws_max_size=settings.max_body_bytes,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

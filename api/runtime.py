@@ -27,6 +27,7 @@ from api.services.status_sync import StatusSync
 from api.services.withdrawals import SyncPolicy, Withdrawals
 from api.settings import Settings
 from db.engine import Database, EngineOptions
+from providers.guard import BreakerObserver, CallObserver
 from providers.registry import Registry, load_providers
 
 
@@ -76,12 +77,20 @@ def database_for(settings: Settings) -> Database:
     )
 
 
-def registry_for(settings: Settings) -> Registry:
+def registry_for(
+    settings: Settings,
+    *,
+    on_call: CallObserver | None = None,
+    on_breaker_change: BreakerObserver | None = None,
+) -> Registry:
+    """The bank providers; the observers see every bank call and breaker change (metrics)."""
     return load_providers(
         enabled=settings.banks_enabled,
         blocked=settings.banks_blocked,
         data_dir=settings.data_dir,
         options=settings.bank_options,
+        on_call=on_call,
+        on_breaker_change=on_breaker_change,
     )
 
 
@@ -116,12 +125,17 @@ def channel_routers(settings: Settings, http: httpx.AsyncClient) -> dict[Channel
     }
 
 
-async def build_services(settings: Settings) -> Services:
+async def build_services(
+    settings: Settings,
+    *,
+    on_call: CallObserver | None = None,
+    on_breaker_change: BreakerObserver | None = None,
+) -> Services:
     db = database_for(settings)
     catalog = Catalog(
         db, public_url=settings.public_url, cache_seconds=settings.catalog_cache_seconds
     )
-    registry = registry_for(settings)
+    registry = registry_for(settings, on_call=on_call, on_breaker_change=on_breaker_change)
     http = httpx.AsyncClient()
     tokens = SessionTokens(settings.signing_key, timedelta(seconds=settings.session_ttl_seconds))
     accounts = Accounts(db)

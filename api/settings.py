@@ -104,6 +104,60 @@ class Settings(BaseSettings):
         120, ge=1, description="Money-moving requests per address a minute."
     )
 
+    graphql_max_depth: int = Field(
+        10, ge=1, description="Deepest field nesting a GraphQL document may have."
+    )
+    graphql_max_aliases: int = Field(
+        15, ge=0, description="Most aliases a GraphQL document may use."
+    )
+    graphql_max_tokens: int = Field(
+        2000, ge=100, description="Most lexical tokens a GraphQL document may have."
+    )
+    graphql_max_batch: int = Field(
+        0, ge=0, description="Operations in one batched request; 0 turns batching off."
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest request body (and WebSocket message) accepted."
+    )
+    persisted_queries: bool = Field(
+        True, description="Automatic persisted queries (Apollo protocol) are accepted."
+    )
+    persisted_queries_cache_size: int = Field(
+        1000, ge=1, description="Automatic persisted queries a process remembers."
+    )
+    persisted_queries_file: Path | None = Field(
+        None, description="Persisted query manifest (JSON) of the shipped front ends."
+    )
+    persisted_only: bool = Field(
+        False, description="Execute only operations listed in persisted_queries_file."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Proxies whose X-Forwarded-For/-Proto is believed (addresses or networks).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins browsers may call from ("*": any); none by default.',
+    )
+    cors_max_age: int = Field(600, ge=0, description="Seconds a browser caches a CORS preflight.")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    metrics_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Client networks that may read /metrics without a token.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that opens /metrics from any address."
+    )
+    metrics_db_refresh_seconds: float = Field(
+        15.0, ge=0, description="How long database-derived gauges are reused between scrapes."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object a line; text: for a terminal."
+    )
+    shutdown_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long in-flight requests may run on after SIGTERM."
+    )
+
     graphiql: bool | None = Field(
         None, description="Serve GraphiQL; defaults to on in dev, off in prod."
     )
@@ -136,6 +190,15 @@ class Settings(BaseSettings):
                     "CARDCASH_ENV=prod with Alipay login needs CARDCASH_ALIPAY_PUBLIC_KEY: "
                     "without it, answers from the Alipay gateway cannot be verified."
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _persisted_only_needs_a_manifest(self) -> Settings:
+        if self.persisted_only and self.persisted_queries_file is None:
+            raise SettingsError(
+                "CARDCASH_PERSISTED_ONLY=true needs CARDCASH_PERSISTED_QUERIES_FILE: the "
+                "manifest of the operations the shipped front ends send."
+            )
         return self
 
     @property

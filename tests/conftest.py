@@ -117,3 +117,48 @@ async def gql(client: httpx.AsyncClient, query: str, variables: dict | None = No
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# --- The suite-wide log scan (see tests/logscan.py): nothing logged may show a secret. ---
+
+_LOG_COLLECTOR = None
+
+
+def pytest_configure(config) -> None:
+    import logging
+
+    from tests.logscan import SuiteLogCollector
+
+    global _LOG_COLLECTOR
+    _LOG_COLLECTOR = SuiteLogCollector()
+    logging.getLogger().addHandler(_LOG_COLLECTOR)
+    # The project's own loggers write what production writes by default (INFO and up);
+    # third-party loggers keep pytest's level, as the tests that watch them expect.
+    for name in ("cardcash", "api", "providers", "db"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import logging
+
+    from tests.logscan import find_secrets, log_files
+
+    if _LOG_COLLECTOR is None:
+        return
+    logging.getLogger().removeHandler(_LOG_COLLECTOR)
+    lines = list(_LOG_COLLECTOR.lines)
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = factory.getbasetemp() if factory is not None else None
+    for path in log_files(base) if base is not None and base.exists() else []:
+        lines += path.read_text(errors="replace").splitlines()
+    hits = find_secrets(lines)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"log scan: {len(lines)} log lines checked, {len(hits)} secrets found")
+    if hits:
+        for kind, line in hits[:20]:
+            if reporter is not None:
+                reporter.write_line(f"log scan: {kind} in: {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

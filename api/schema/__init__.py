@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
+from api.schema.extensions import MaskUnexpectedErrors, RecordOperation
 from api.schema.scalars import SCALARS
 from api.schema.withdrawals import (
     CancelWithdrawalResult,
@@ -88,11 +94,30 @@ class Subscription:
     )
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The schema; production turns introspection off."""
-    extensions = (
-        [] if introspection else [lambda: AddValidationRules([NoSchemaIntrospectionCustomRule])]
-    )
+def build_schema(
+    *,
+    introspection: bool = True,
+    mask_errors: bool = False,
+    max_depth: int = 10,
+    max_aliases: int = 15,
+    max_tokens: int = 2000,
+) -> strawberry.Schema:
+    """The schema with its guards.
+
+    Documents deeper than ``max_depth``, with more than ``max_aliases`` aliases or
+    ``max_tokens`` tokens are refused before execution (the token limit stops the parser
+    itself, so a flood of tokens costs little). Production turns introspection off and masks
+    unexpected errors (``mask_errors``).
+    """
+    extensions: list = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        RecordOperation,
+        lambda: MaskUnexpectedErrors(mask=mask_errors),
+    ]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return Schema(
         query=Query,
         mutation=Mutation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from api.logging_setup import user_id_var
 from api.services.accounts import Account
 from api.services.sessions import InvalidSession
 
@@ -45,6 +46,7 @@ async def viewer_account(info: Info) -> Account | None:
     if account is None or account.channel.value != claims.channel:
         raise unauthenticated("invalid session token; sign in again")
     context.account = account
+    user_id_var.set(account.id)
     return account
 
 

@@ -20,6 +20,13 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None
     account: Any = None
+    operation_name: str | None = None
+    operation_type: str | None = None
+
+    @property
+    def request_id(self) -> str | None:
+        """The id the request middleware gave this request (echoed in X-Request-ID)."""
+        return self.request.scope.get("state", {}).get("request_id")
 
     @property
     def client_address(self) -> str | None:

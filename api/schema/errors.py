@@ -11,6 +11,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from api.observability import note_error_result
+from api.schema.extensions import is_unexpected
 from api.services.errors import DomainError
 
 log = logging.getLogger("cardcash.graphql")
@@ -29,7 +31,7 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, GraphQLError):
+            if not is_unexpected(error):
                 log.debug("request error: %s", error.message)
             else:
                 log.error(
@@ -92,6 +94,11 @@ class ErrorCode(Enum):
     )
     CARD_NOT_ELIGIBLE = strawberry.enum_value(
         "CARD_NOT_ELIGIBLE", description="The card cannot take a cash advance now."
+    )
+    CARD_BUSY = strawberry.enum_value(
+        "CARD_BUSY",
+        description="Another withdrawal on this credit card is being handed to the bank; "
+        "retry in a moment (the same idempotencyKey is fine).",
     )
     AMOUNT_OUT_OF_RANGE = strawberry.enum_value(
         "AMOUNT_OUT_OF_RANGE",
@@ -224,7 +231,9 @@ ERROR_TYPES: dict[str, type[Error]] = {
     **dict.fromkeys(
         ["BANK_NOT_FOUND", "BANK_NOT_AVAILABLE", "BANK_UNAVAILABLE", "BANK_DECLINED"], BankError
     ),
-    **dict.fromkeys(["CARD_NOT_FOUND", "CARD_NOT_OWNED", "CARD_NOT_ELIGIBLE"], CardError),
+    **dict.fromkeys(
+        ["CARD_NOT_FOUND", "CARD_NOT_OWNED", "CARD_NOT_ELIGIBLE", "CARD_BUSY"], CardError
+    ),
     **dict.fromkeys(
         ["AMOUNT_OUT_OF_RANGE", "LIMIT_EXCEEDED", "DAILY_LIMIT_EXCEEDED", "UNSUPPORTED_TENOR"],
         AmountError,
@@ -252,6 +261,7 @@ _DETAILS = {
 def error_member(error: DomainError) -> Error:
     """The GraphQL error member for a domain error."""
     cls = ERROR_TYPES[error.code.value]
+    note_error_result(error.code.value)
     fields = {f.name for f in dataclasses.fields(cls)} - {"code", "message"}
     values = {name: error.details.get(_DETAILS[name]) for name in fields}
     if "retryable" in values:

@@ -1,0 +1,328 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification describes it.
+
+- ``POST`` with an ``application/json`` body (anything else: 415); ``GET`` with ``query``,
+  ``operationName``, ``variables`` and ``extensions`` (JSON) in the query string, for queries
+  only: a mutation over GET is 405 with ``Allow: POST``. Subscriptions are served over
+  WebSocket only.
+- The answer is ``application/graphql-response+json`` when the client's ``Accept`` prefers it,
+  else ``application/json`` (also for a missing ``Accept`` or ``*/*``); an ``Accept`` that allows
+  neither is 406.
+- Status codes: a request that is not GraphQL (bad JSON, wrong types, no query) is 400. A
+  GraphQL request error (syntax, validation, a document limit, variables that do not coerce,
+  an unknown persisted query) has no ``data``: 400 under ``application/graphql-response+json``,
+  200 under ``application/json`` (legacy clients read the body whatever the status). Once
+  execution starts the answer is 200.
+- Every error carries ``extensions.requestId``, the ``X-Request-ID`` of the response.
+
+Strawberry's view still serves GraphiQL (dev) and the WebSocket protocols.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from api.http.persisted import PersistedQueries, PersistedQueryError
+from api.logging_setup import request_id_var, user_id_var
+from api.observability import Metrics, RequestRecord, request_record_var
+from api.schema.context import Context
+from api.schema.extensions import INTERNAL_ERROR
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class RequestError(Exception):
+    """A request refused before GraphQL runs: an HTTP status and a GraphQL-shaped body."""
+
+    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers=None):
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+        self.headers = headers or {}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None when ``Accept`` allows neither."""
+    if not accept or not accept.strip():
+        return JSON
+    best, best_q = None, 0.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        media = media.lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media == GRAPHQL_RESPONSE:
+            candidate = GRAPHQL_RESPONSE
+        elif media in (JSON, "application/*", "*/*"):
+            candidate = JSON
+        else:
+            continue
+        # Equal preference: the GraphQL media type, named explicitly, wins.
+        if q > best_q or (q == best_q and q > 0 and candidate == GRAPHQL_RESPONSE):
+            best, best_q = candidate, q
+    return best
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class GraphQLApp(GraphQL):
+    """The ``/graphql`` endpoint: the HTTP protocol here, WebSocket and GraphiQL by Strawberry."""
+
+    def __init__(
+        self,
+        services_ref: dict,
+        *,
+        persisted: PersistedQueries,
+        metrics: Metrics | None,
+        max_batch: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._services_ref = services_ref
+        self._persisted = persisted
+        self._metrics = metrics
+        self._max_batch = max_batch
+
+    async def get_context(self, request: HTTPConnection, response=None) -> Context:
+        return Context(services=self._services_ref["services"], request=request, response=response)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope=scope, receive=receive)
+        if self.graphql_ide and self._wants_ide(request):
+            response = await self.render_graphql_ide(request)
+        else:
+            response = await self._handle(request)
+        await response(scope, receive, send)
+
+    def _wants_ide(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def _handle(self, request: Request) -> Response:
+        media = negotiate(request.headers.get("accept"))
+        try:
+            if request.method not in ("GET", "POST"):
+                raise RequestError(
+                    405,
+                    "GraphQL is served over GET and POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": "GET, POST"},
+                )
+            if media is None:
+                raise RequestError(
+                    406, f"Accept must allow {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
+                )
+            payload = await self._read(request)
+        except RequestError as exc:
+            self._record_rejection()
+            return self._error_response(exc, media or JSON)
+        if isinstance(payload, list):
+            bodies = []
+            for item in payload:
+                _status, body, _headers = await self._execute_item(request, item, media)
+                bodies.append(body)
+            return self._response(200, bodies, media)
+        status, body, headers = await self._execute_item(request, payload, media)
+        return self._response(status, body, media, headers)
+
+    async def _read(self, request: Request) -> dict | list:
+        if request.method == "GET":
+            params = request.query_params
+            data: dict[str, Any] = {
+                "query": params.get("query"),
+                "operationName": params.get("operationName"),
+            }
+            for name in ("variables", "extensions"):
+                raw = params.get(name)
+                if raw:
+                    try:
+                        data[name] = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        raise RequestError(400, f"'{name}' is not valid JSON") from None
+            return data
+        media = _media_type(request.headers.get("content-type"))
+        if media != JSON:
+            raise RequestError(
+                415, "POST bodies must be application/json", "UNSUPPORTED_MEDIA_TYPE"
+            )
+        body = await request.body()
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "the request body is not valid JSON") from None
+        if isinstance(data, list):
+            if not self._max_batch:
+                raise RequestError(400, "batched requests are not accepted", "BATCHING_DISABLED")
+            if not data or len(data) > self._max_batch:
+                raise RequestError(
+                    400, f"a batch holds 1 to {self._max_batch} operations", "BATCH_TOO_LARGE"
+                )
+        elif not isinstance(data, dict):
+            raise RequestError(400, "the request body must be a JSON object")
+        return data
+
+    @staticmethod
+    def _check(item: object) -> tuple[str | None, str | None, dict | None, dict | None]:
+        if not isinstance(item, dict):
+            raise RequestError(400, "each operation must be a JSON object")
+        query, name = item.get("query"), item.get("operationName")
+        variables, extensions = item.get("variables"), item.get("extensions")
+        if not isinstance(query, str | None):
+            raise RequestError(400, "'query' must be a string")
+        if not isinstance(name, str | None):
+            raise RequestError(400, "'operationName' must be a string or null")
+        if not isinstance(variables, dict | None):
+            raise RequestError(400, "'variables' must be an object or null")
+        if not isinstance(extensions, dict | None):
+            raise RequestError(400, "'extensions' must be an object or null")
+        return query, name, variables, extensions
+
+    async def _execute_item(
+        self, request: Request, item: object, media: str
+    ) -> tuple[int, dict, dict]:
+        """One operation: its HTTP status, response body and extra headers."""
+        started = time.perf_counter()
+        record = request_record_var.get() or RequestRecord()
+        codes_before = len(record.error_codes)
+        name: str | None = None
+        try:
+            query, name, variables, extensions = self._check(item)
+            document, remember = self._persisted.resolve(query, extensions)
+            if not document:
+                raise RequestError(400, "no GraphQL query found in the request", "BAD_REQUEST")
+            context = await self.get_context(request)
+            result = await self.schema.execute(
+                document,
+                variable_values=variables,
+                context_value=context,
+                operation_name=name,
+                allowed_operation_types=self._allowed(request),
+                operation_extensions=extensions,
+            )
+        except PersistedQueryError as exc:
+            status = 400 if media == GRAPHQL_RESPONSE or not exc.request_error else 200
+            error = RequestError(status, exc.message, exc.code)
+            return self._rejected(error, name, started)
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.MUTATION:
+                error = RequestError(
+                    405,
+                    "mutations are not accepted over GET: use POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": "POST"},
+                )
+            else:
+                error = RequestError(400, "subscriptions are served over WebSocket only")
+            return self._rejected(error, name, started)
+        except CannotGetOperationTypeError as exc:
+            status = 400 if media == GRAPHQL_RESPONSE else 200
+            error = RequestError(status, exc.as_http_error_reason(), "OPERATION_NOT_FOUND")
+            return self._rejected(error, name, started)
+        except MissingQueryError:
+            return self._rejected(RequestError(400, "no GraphQL query found"), name, started)
+        except RequestError as exc:
+            return self._rejected(exc, name, started)
+
+        if context.account is not None:
+            user_id_var.set(context.account.id)
+        errors = [self._format_error(e.formatted) for e in result.errors or ()]
+        request_error = (
+            result.data is None
+            and bool(result.errors)
+            and all(e.path is None for e in result.errors)
+        )
+        internal = any(e["extensions"].get("code") == INTERNAL_ERROR for e in errors)
+        body: dict[str, Any] = {}
+        if not request_error:
+            body["data"] = result.data
+        if errors:
+            body["errors"] = errors
+        if result.extensions:
+            body["extensions"] = result.extensions
+        if remember and not request_error:
+            self._persisted.remember(remember, document)
+
+        status = 200
+        if request_error:
+            status = 500 if internal else (400 if media == GRAPHQL_RESPONSE else 200)
+        new_codes = record.error_codes[codes_before:]
+        if internal:
+            outcome = "internal_error"
+        elif request_error:
+            outcome = "rejected"
+        elif errors:
+            outcome = "error"
+        elif new_codes:
+            outcome = "error_result"
+        else:
+            outcome = "ok"
+        self._observe(
+            context.operation_name or name, context.operation_type, outcome, started, new_codes
+        )
+        return status, body, {}
+
+    @staticmethod
+    def _allowed(request: Request) -> set[OperationType]:
+        if request.method == "GET":
+            return {OperationType.QUERY}
+        return {OperationType.QUERY, OperationType.MUTATION}
+
+    def _rejected(self, error: RequestError, name: str | None, started: float):
+        self._observe(name if isinstance(name, str) else None, None, "rejected", started, ())
+        return error.status, self._error_body(error), error.headers
+
+    def _observe(self, name, kind, outcome: str, started: float, codes) -> None:
+        record = request_record_var.get()
+        if record is not None:
+            record.operation, record.operation_type, record.outcome = name, kind, outcome
+        if self._metrics is not None:
+            self._metrics.observe_operation(
+                name, kind or "unknown", outcome, time.perf_counter() - started, codes
+            )
+
+    def _record_rejection(self) -> None:
+        record = request_record_var.get()
+        if record is not None:
+            record.outcome = "rejected"
+
+    @staticmethod
+    def _format_error(error: dict) -> dict:
+        extensions = dict(error.get("extensions") or {})
+        extensions.setdefault("requestId", request_id_var.get())
+        return {**error, "extensions": extensions}
+
+    @staticmethod
+    def _error_body(error: RequestError) -> dict:
+        extensions = {"code": error.code, "requestId": request_id_var.get()}
+        return {"errors": [{"message": error.message, "extensions": extensions}]}
+
+    def _error_response(self, error: RequestError, media: str) -> Response:
+        return self._response(error.status, self._error_body(error), media, error.headers)
+
+    def _response(self, status: int, body, media: str, headers=None) -> Response:
+        content_type = f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media
+        return Response(orjson.dumps(body), status, headers or {}, media_type=content_type)

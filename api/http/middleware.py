@@ -1,0 +1,209 @@
+"""ASGI middleware around every route: request ids, the request log line, HTTP metrics,
+security headers, a crash barrier, and the request body limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logging_setup import request_id_var, user_id_var
+from api.observability import Metrics, RequestRecord, request_record_var
+
+access_log = logging.getLogger("cardcash.access")
+log = logging.getLogger("cardcash.http")
+
+REQUEST_ID_HEADER = "x-request-id"
+# A proxy's request id is kept when it is plainly an id; anything else is replaced.
+_GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-site",
+}
+# GraphiQL (dev only) is the one HTML page; everything else may load nothing at all.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def error_body(message: str, code: str) -> bytes:
+    """A GraphQL-shaped error body, for answers given before GraphQL is reached."""
+    extensions = {"code": code, "requestId": request_id_var.get()}
+    return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+
+
+async def send_json(send: Send, status: int, body: bytes, headers=()) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Gives each request an id, headers, one log line and its metrics; turns a crash into a
+    masked 500.
+
+    The id is the caller's ``X-Request-ID`` when it looks like one (a proxy's), else a new one;
+    it is echoed in the response header, put on every log record written while serving, and in
+    the ``extensions.requestId`` of GraphQL errors. The log line carries method, route, status,
+    duration, GraphQL operation, user id and outcome; never the query string or the body.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None, hsts: bool = False) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        incoming = dict(scope.get("headers") or ()).get(REQUEST_ID_HEADER.encode(), b"")
+        incoming = incoming.decode("latin-1")
+        request_id = incoming if _GOOD_ID.fullmatch(incoming) else uuid.uuid4().hex
+        record = RequestRecord()
+        tokens = (
+            request_id_var.set(request_id),
+            user_id_var.set(None),
+            request_record_var.set(record),
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        try:
+            if scope["type"] == "websocket":
+                return await self.app(scope, receive, send)
+            await self._http(scope, receive, send, request_id, record)
+        finally:
+            request_id_var.reset(tokens[0])
+            user_id_var.reset(tokens[1])
+            request_record_var.reset(tokens[2])
+
+    async def _http(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, record: RequestRecord
+    ) -> None:
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("content-security-policy", API_CSP)
+                headers.setdefault("cache-control", "no-store")
+                if self.hsts:
+                    headers.setdefault("strict-transport-security", HSTS)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
+            record.outcome = "internal_error"
+            if not response_started:
+                body = error_body(f"Internal error (request {request_id})", "INTERNAL_SERVER_ERROR")
+                await send_json(send_with_headers, 500, body)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            route_label = getattr(route, "path_format", None) or "unmatched"
+            if self.metrics is not None:
+                self.metrics.http_requests.labels(route_label, scope["method"], str(status)).inc()
+                self.metrics.http_duration.labels(route_label).observe(seconds)
+            level = logging.ERROR if status >= 500 else logging.INFO
+            client = scope.get("client")
+            access_log.log(
+                level,
+                "%s %s %s",
+                scope["method"],
+                route_label,
+                status,
+                extra={
+                    "method": scope["method"],
+                    "route": route_label,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "operation": record.operation,
+                    "operation_type": record.operation_type,
+                    "outcome": record.outcome or ("ok" if status < 400 else "rejected"),
+                    "error_codes": record.error_codes or None,
+                    "client": client[0] if client else None,
+                    "user_id": user_id_var.get(),
+                },
+            )
+
+
+class BodyTooLarge(Exception):
+    """The request body went past the limit while it was being read."""
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with 413, counting bytes as they arrive.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read; a chunked
+    body is cut off at the first chunk that crosses it, so nothing large is ever buffered.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return await send_json(
+                    send, 400, error_body("invalid Content-Length", "BAD_REQUEST")
+                )
+            if int(declared) > self.max_bytes:
+                return await self._too_large(send)
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        message = f"the request body is larger than {self.max_bytes} bytes"
+        await send_json(
+            send, 413, error_body(message, "PAYLOAD_TOO_LARGE"), [(b"connection", b"close")]
+        )
