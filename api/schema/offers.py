@@ -16,6 +16,7 @@ from api.schema.scalars import Decimal
 from api.services.accounts import Account
 from api.services.banks import OfferView
 from api.services.errors import DomainError
+from providers import CardKind
 
 
 @strawberry.enum(description="How a cash advance is repaid.")
@@ -116,11 +117,15 @@ def offer_loader(info: Info, account: Account) -> DataLoader:
         cards = info.context.services.cards
 
         async def load(codes: list[str]) -> list[CashAdvanceOffer | BankError | CardError]:
-            await cards.refresh(account)  # one round of card lists for all banks, if stale
+            # One round of card lists for all banks (when stale), one read of the cards.
+            credit = await cards.list(account, CardKind.CREDIT)
+            by_bank = {}
+            for card in credit:
+                by_bank.setdefault(card.provider_code, card)
 
             async def one(code: str):
                 try:
-                    return CashAdvanceOffer.of(await banks.offer(account, code))
+                    return CashAdvanceOffer.of(await banks.offer(account, code, by_bank))
                 except DomainError as exc:
                     return error_member(exc)
 

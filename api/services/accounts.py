@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +36,13 @@ def _account(user: User) -> Account:
 
 
 class Accounts:
-    def __init__(self, db: Database) -> None:
+    """Users. An account's identity never changes once created, so lookups by id are kept in
+    a bounded in-process cache: every authenticated request needs one."""
+
+    def __init__(self, db: Database, *, cache_size: int = 50_000) -> None:
         self._db = db
+        self._cache: OrderedDict[str, Account] = OrderedDict()
+        self._cache_size = cache_size
 
     async def sign_in(
         self, channel: Channel, channel_user_id: str, union_id: str | None, *, is_sandbox: bool
@@ -76,6 +82,14 @@ class Accounts:
         raise RuntimeError("could not create or find the user")  # pragma: no cover
 
     async def get(self, user_id: str) -> Account | None:
+        if (account := self._cache.get(user_id)) is not None:
+            self._cache.move_to_end(user_id)
+            return account
         async with self._db.read() as session:
             user = await session.get(User, user_id)
-        return _account(user) if user else None
+        if user is None:
+            return None
+        account = self._cache[user_id] = _account(user)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return account

@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from api.services.accounts import Account
-from api.services.cards import Cards
+from api.services.cards import Cards, CardView
 from api.services.catalog import BankListing, Catalog
 from api.services.errors import DomainError, ErrorCode
 from api.services.pricing import apr_percent
@@ -122,10 +122,19 @@ class Banks:
         self._registry = registry
         self._cards = cards
 
-    async def offer(self, account: Account, bank_code: str) -> OfferView:
-        """The bank's cash-advance offer on the user's credit card there."""
+    async def offer(
+        self, account: Account, bank_code: str, cards: dict[str, CardView] | None = None
+    ) -> OfferView:
+        """The bank's cash-advance offer on the user's credit card there.
+
+        ``cards`` (the user's credit cards by bank) saves a lookup when a page asks several
+        banks at once.
+        """
         listing, provider = await self.usable(account, bank_code)
-        card = await self._cards.credit_card_at(account, bank_code)
+        if cards is None:
+            card = await self._cards.credit_card_at(account, bank_code)
+        else:
+            card = cards.get(bank_code)
         if card is None:
             raise DomainError(
                 ErrorCode.CARD_NOT_FOUND, f"no {listing.name} credit card found for you"
