@@ -18,7 +18,7 @@ from api.services.channels import (
     WeChatAdapter,
     WeChatConfig,
 )
-from api.services.events import ChangeFeed
+from api.services.events import ChangeFeed, PostgresChangeFeed
 from api.services.limits import Limit, RateLimits
 from api.services.login import LoginService
 from api.services.quotes import Quotes
@@ -142,7 +142,13 @@ async def build_services(
     cards = Cards(db, registry, catalog, refresh_seconds=settings.cards_refresh_seconds)
     banks = Banks(catalog, registry, cards)
     quotes = Quotes(db, banks, cards, ttl=timedelta(seconds=settings.quote_ttl_seconds))
-    feed = ChangeFeed()
+    feed = (
+        ChangeFeed()
+        if db.is_sqlite
+        else PostgresChangeFeed.for_url(
+            settings.database_url, connect_timeout=settings.db_connect_timeout
+        )
+    )
     withdrawals = Withdrawals(
         db,
         registry,
