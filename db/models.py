@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import MoneyCents, UTCDateTime, utcnow
@@ -161,6 +161,15 @@ class Withdrawal(SQLModel, table=True):
         UniqueConstraint("quote_id", name="uq_withdrawals_quote"),
         Index("ix_withdrawals_user_created", "user_id", "created_at", "id"),
         Index("ix_withdrawals_next_sync", "next_sync_at"),
+        # At most one withdrawal per credit card being handed to its bank at a time, across
+        # every replica: the bank sees one request per card, its limit checks in order.
+        Index(
+            "uq_withdrawals_card_pending",
+            "credit_card_id",
+            unique=True,
+            sqlite_where=text("status = 'PENDING'"),
+            postgresql_where=text("status = 'PENDING'"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)

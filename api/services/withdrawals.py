@@ -341,9 +341,26 @@ class Withdrawals:
                         occurred_at=now,
                     )
                 )
-        except IntegrityError:
+        except IntegrityError as exc:
             if (existing := await self._load(withdrawal_id)) is not None:
                 return self._replay(existing, fingerprint)
+            # The partial unique index on PENDING withdrawals per card: another replica (or
+            # request) is handing a withdrawal of this card to the bank right now. Unless
+            # that one is this very quote's, waiting a moment and retrying will work.
+            if "card_pending" in str(exc) or "withdrawals.credit_card_id" in str(exc):
+                async with self._db.read() as session:
+                    quote_taken = (
+                        await session.exec(
+                            select(Withdrawal.id).where(Withdrawal.quote_id == quote.id).limit(1)
+                        )
+                    ).first()
+                if quote_taken is None:
+                    raise DomainError(
+                        ErrorCode.CARD_BUSY,
+                        "another withdrawal on this card is being processed; "
+                        "try again in a moment",
+                        field="quoteId",
+                    ) from None
             raise DomainError(
                 ErrorCode.QUOTE_ALREADY_USED,
                 "this quote was already used for a withdrawal; ask for a new one",
