@@ -167,39 +167,49 @@ class Cards:
             log.warning("cards of bank %s unavailable: %s", bank_code, exc.code.value)
             return
         now = utcnow()
+        cards = []
         for info in infos:
-            if not _check(info):
+            if _check(info):
+                cards.append(info)
+            else:
                 log.error("bank %s reported a malformed card; ignored", bank_code)
-                continue
+        # The whole answer in one transaction: were the database to fail part-way, some cards
+        # would look freshly seen and the rest would stay missing until the next refresh.
+        for attempt in (1, 2):
             try:
                 async with self._db.write() as session:
-                    existing = (
-                        await session.exec(
-                            select(Card).where(
-                                Card.user_id == account.id,
-                                Card.kind == info.kind.value,
-                                Card.issuer_code == info.issuer_code,
-                                Card.card_ref == info.card_ref,
+                    for info in cards:
+                        existing = (
+                            await session.exec(
+                                select(Card).where(
+                                    Card.user_id == account.id,
+                                    Card.kind == info.kind.value,
+                                    Card.issuer_code == info.issuer_code,
+                                    Card.card_ref == info.card_ref,
+                                )
                             )
-                        )
-                    ).first()
-                    if existing is None:
-                        session.add(
-                            Card(
-                                id=new_id("card"),
-                                user_id=account.id,
-                                provider_code=bank_code,
-                                kind=info.kind.value,
-                                issuer_code=info.issuer_code,
-                                card_ref=info.card_ref,
-                                last4=info.last4,
-                                product_name=info.product_name[:64],
-                                first_seen_at=now,
-                                last_seen_at=now,
+                        ).first()
+                        if existing is None:
+                            session.add(
+                                Card(
+                                    id=new_id("card"),
+                                    user_id=account.id,
+                                    provider_code=bank_code,
+                                    kind=info.kind.value,
+                                    issuer_code=info.issuer_code,
+                                    card_ref=info.card_ref,
+                                    last4=info.last4,
+                                    product_name=info.product_name[:64],
+                                    first_seen_at=now,
+                                    last_seen_at=now,
+                                )
                             )
-                        )
-                    elif existing.provider_code == bank_code or info.kind is CardKind.DEBIT:
-                        existing.last_seen_at = now
-                        existing.last4 = info.last4
+                        elif existing.provider_code == bank_code or info.kind is CardKind.DEBIT:
+                            existing.last_seen_at = now
+                            existing.last4 = info.last4
+                return
             except IntegrityError:
-                continue  # another request recorded the same card at the same moment
+                # Another request recorded the same card at the same moment; the second
+                # attempt finds its row.
+                if attempt == 2:
+                    log.warning("cards of bank %s: concurrent updates; kept as they are", bank_code)
