@@ -31,6 +31,10 @@ class EngineOptions:
     max_overflow: int = 10
     pool_timeout: float = 10.0
     connect_timeout: float = 5.0
+    #: Longest a single statement may wait for PostgreSQL's answer. Without it a database that
+    #: stops answering without closing the connection (a network cut, a frozen host) would
+    #: hold requests and their pooled connections forever.
+    command_timeout: float = 30.0
     sqlite_busy_timeout_ms: int = 5000
 
 
@@ -73,8 +77,13 @@ def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> 
         pool_size=options.pool_size,
         max_overflow=options.max_overflow,
         pool_timeout=options.pool_timeout,
+        # A connection broken by a database restart is found by the ping on checkout and
+        # replaced, so requests after the restart work without a process restart.
         pool_pre_ping=True,
-        connect_args={"timeout": options.connect_timeout},
+        connect_args={
+            "timeout": options.connect_timeout,
+            "command_timeout": options.command_timeout,
+        },
     )
 
 
