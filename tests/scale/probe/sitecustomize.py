@@ -1,0 +1,42 @@
+"""Loaded at start-up by the replicas of the scale tests (through ``PYTHONPATH``).
+
+With ``CARDCASH_TEST_BANK_CALLS`` set, every money call a sandbox bank receives is appended to
+that file as one JSON line: the call, the request id, the process id and the time. Lines are
+written with one ``O_APPEND`` write each, so several processes can share the file. The scale
+tests read it to prove that two replicas never ask the bank the same thing twice.
+"""
+
+import os
+
+_PATH = os.environ.get("CARDCASH_TEST_BANK_CALLS")
+
+if _PATH:
+    import functools
+    import json
+    import time
+
+    from providers.sandbox.bank import SandboxBank
+
+    def _record(name: str) -> None:
+        original = getattr(SandboxBank, name)
+
+        @functools.wraps(original)
+        async def recorded(self, request, *args, **kwargs):
+            request_id = request if isinstance(request, str) else request.request_id
+            line = {"call": name, "request_id": request_id, "pid": os.getpid(), "at": time.time()}
+            fd = os.open(_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (json.dumps(line) + "\n").encode())
+            finally:
+                os.close(fd)
+            return await original(self, request, *args, **kwargs)
+
+        setattr(SandboxBank, name, recorded)
+
+    for _name in (
+        "submit_withdrawal",
+        "confirm_withdrawal",
+        "cancel_withdrawal",
+        "query_withdrawal",
+    ):
+        _record(_name)

@@ -1,0 +1,184 @@
+"""Two replicas on one PostgreSQL database keep every guarantee one process keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import websockets
+
+from providers.sandbox.callbacks import sign_callback
+from providers.types import CallbackEvent, WithdrawalState
+from tests.api.flow import User
+from tests.scale.conftest import bank_options, two_clients
+
+SUBSCRIBE = "subscription($id: ID!) { withdrawal(id: $id) { id status } }"
+
+
+async def _sign_in_on_both(a, b, name: str) -> tuple[User, User]:
+    on_a = await User.sign_in(a, name)
+    # A session token signed by one replica is good on every replica (one shared key).
+    return on_a, User(b, on_a.headers["Authorization"].removeprefix("Bearer "))
+
+
+async def test_identical_requests_split_across_replicas_make_one_withdrawal(cluster):
+    # The bank answers after 50 ms, so the requests overlap inside both replicas.
+    await asyncio.to_thread(cluster.start, 2, banks=bank_options(latency_ms="50"))
+    async with two_clients(cluster) as (a, b):
+        on_a, on_b = await _sign_in_on_both(a, b, "scale-ann")
+        quote = await on_a.quote("CEB", "1000.00", "INSTALLMENT", 3)
+        _, debit = await on_a.cards()
+        results = await asyncio.gather(
+            *(
+                user.withdraw(quote, key="one-key-two-replicas", debit_id=debit[0]["id"])
+                for user in [on_a, on_b] * 8
+            )
+        )
+    assert {r["__typename"] for r in results} == {"Withdrawal"}, results
+    ids = {r["id"] for r in results}
+    assert len(ids) == 1
+    assert set(await cluster.withdrawals()) == ids
+    assert set(cluster.ledger()) == ids, "the bank holds exactly the one withdrawal"
+    submits = [c for c in cluster.calls() if c["call"] == "submit_withdrawal"]
+    assert submits and {c["request_id"] for c in submits} == ids
+
+
+async def _subscribe(url: str, user: User, withdrawal_id: str):
+    ws = await websockets.connect(
+        url.replace("http://", "ws://") + "/graphql", subprotocols=["graphql-transport-ws"]
+    )
+    await ws.send(
+        json.dumps(
+            {
+                "type": "connection_init",
+                "payload": {"Authorization": user.headers["Authorization"]},
+            }
+        )
+    )
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": SUBSCRIBE, "variables": {"id": withdrawal_id}},
+            }
+        )
+    )
+    return ws
+
+
+async def _next_status(ws, timeout: float) -> str:
+    message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    assert message["type"] == "next", message
+    return message["payload"]["data"]["withdrawal"]["status"]
+
+
+async def test_a_callback_on_one_replica_reaches_a_subscriber_on_the_other(cluster):
+    # Settlement never comes on its own here: only the callback can finish the withdrawal.
+    banks = bank_options(verification_required="false", settlement_delay_s="3600")
+    await asyncio.to_thread(cluster.start, 2, banks=banks)
+    replica_a = cluster.replicas[0]
+    async with two_clients(cluster) as (a, b):
+        on_a, _ = await _sign_in_on_both(a, b, "scale-bo")
+        made = await on_a.withdraw(await on_a.quote("CEB", "800.00", "SINGLE_MONTH", 1))
+        assert made["status"] == "PROCESSING", made
+        reference = (
+            await on_a.q(
+                "query($id: ID!) { withdrawal(id: $id) { bankReference } }", {"id": made["id"]}
+            )
+        )["data"]["withdrawal"]["bankReference"]
+
+        ws = await _subscribe(replica_a.url, on_a, made["id"])
+        try:
+            assert await _next_status(ws, 5) == "PROCESSING"
+            subscribed = time.monotonic()
+            event = CallbackEvent(
+                request_id=made["id"],
+                bank_reference=reference,
+                state=WithdrawalState.SUCCEEDED,
+                amount=Decimal("800.00"),
+                currency="CNY",
+                occurred_at=datetime.now(UTC),
+            )
+            headers, body = sign_callback(event, bank_code="CEB")
+            posted = time.monotonic()
+            answer = await b.post("/callbacks/CEB", content=body, headers=headers)
+            assert answer.json() == {"status": "applied"}, answer.text
+            assert await _next_status(ws, 4) == "SUCCEEDED"
+            arrived = time.monotonic()
+        finally:
+            await ws.close()
+    # The subscription re-reads every 5 s as a safety net; this came well before any re-read,
+    # so it came through NOTIFY from the other replica.
+    latency = arrived - posted
+    print(f"callback on B -> subscriber on A: {latency * 1000:.0f} ms")
+    assert latency < 1.0 and arrived - subscribed < 4.0, latency
+
+
+async def test_each_due_status_sync_runs_on_one_replica_only(cluster):
+    # Settlement takes 2 s, so status sync asks each bank several times: every one of those
+    # due moments is a race between the two replicas, which poll every 50 ms.
+    banks = bank_options(verification_required="false", settlement_delay_s="2")
+    await asyncio.to_thread(cluster.start, 2, banks=banks)
+    async with two_clients(cluster) as (a, b):
+        made = []
+        for i in range(8):
+            user = await User.sign_in((a, b)[i % 2], f"scale-sync-{i}")
+            made.append(
+                await user.withdraw(await user.quote("SPABANK", "500.00", "SINGLE_MONTH", 1))
+            )
+        assert {w["status"] for w in made} == {"PROCESSING"}, made
+        deadline = time.monotonic() + 20
+        while True:
+            rows = await cluster.withdrawals()
+            if all(r.status == "SUCCEEDED" for r in rows.values()):
+                break
+            assert time.monotonic() < deadline, {r.id: r.status for r in rows.values()}
+            await asyncio.sleep(0.2)
+
+    queries: dict[str, list[dict]] = {}
+    for call in cluster.calls():
+        if call["call"] == "query_withdrawal":
+            queries.setdefault(call["request_id"], []).append(call)
+    assert set(queries) == set(rows), "status sync asked the bank about every withdrawal"
+    gaps = {
+        request_id: [b["at"] - a["at"] for a, b in itertools.pairwise(calls)]
+        for request_id, calls in queries.items()
+    }
+    for request_id, pauses in gaps.items():
+        # Two replicas running one due job would ask twice within milliseconds; the shortest
+        # pause status sync schedules between two questions is 0.4 s.
+        assert all(pause > 0.3 for pause in pauses), (request_id, pauses)
+    pids = {call["pid"] for calls in queries.values() for call in calls}
+    assert len(pids) == 2, "both replicas took part in status sync"
+    synced = [e for e in await cluster.events() if e.source == "STATUS_SYNC"]
+    assert sorted(e.withdrawal_id for e in synced) == sorted(rows)
+    assert {(e.from_status, e.to_status) for e in synced} == {("PROCESSING", "SUCCEEDED")}
+    print(
+        f"{len(rows)} withdrawals, {sum(map(len, queries.values()))} bank queries by "
+        f"{len(pids)} replicas; shortest pause between two queries of one withdrawal: "
+        f"{min(p for pauses in gaps.values() for p in pauses):.2f} s"
+    )
+
+
+async def test_serve_with_two_workers_runs_two_full_processes(cluster):
+    banks = bank_options(verification_required="false", settlement_delay_s="1")
+    await asyncio.to_thread(cluster.start, 1, banks=banks, workers="2")
+    async with httpx.AsyncClient(base_url=cluster.replicas[0].url, timeout=30) as client:
+        made = []
+        for i in range(6):
+            user = await User.sign_in(client, f"scale-workers-{i}")
+            quote = await user.quote("SPABANK", "500.00", "SINGLE_MONTH", 1)
+            made.append((user, (await user.withdraw(quote))["id"]))
+        for user, withdrawal_id in made:
+            await user.wait_for(withdrawal_id, "SUCCEEDED", timeout=20)
+    calls = cluster.calls()
+    # Both worker processes served requests or ran status sync, on one port.
+    assert len({c["pid"] for c in calls}) == 2, calls
+    assert set(cluster.ledger()) == {w for _, w in made}
