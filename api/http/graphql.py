@@ -19,6 +19,7 @@ Strawberry's view still serves GraphiQL (dev) and the WebSocket protocols.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -75,6 +76,18 @@ def negotiate(accept: str | None) -> str | None:
         if q > best_q or (q == best_q and q > 0 and candidate == GRAPHQL_RESPONSE):
             best, best_q = candidate, q
     return best
+
+
+def _loads(raw: str | bytes, message: str) -> Any:
+    """JSON, fast; the standard parser only for what orjson refuses but JSON allows (integers
+    beyond 64 bits). Deep nesting is refused by both (orjson at 1024 levels)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise RequestError(400, message) from None
 
 
 def _media_type(content_type: str | None) -> str:
@@ -159,21 +172,14 @@ class GraphQLApp(GraphQL):
             for name in ("variables", "extensions"):
                 raw = params.get(name)
                 if raw:
-                    try:
-                        data[name] = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        raise RequestError(400, f"'{name}' is not valid JSON") from None
+                    data[name] = _loads(raw, f"'{name}' is not valid JSON")
             return data
         media = _media_type(request.headers.get("content-type"))
         if media != JSON:
             raise RequestError(
                 415, "POST bodies must be application/json", "UNSUPPORTED_MEDIA_TYPE"
             )
-        body = await request.body()
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise RequestError(400, "the request body is not valid JSON") from None
+        data = _loads(await request.body(), "the request body is not valid JSON")
         if isinstance(data, list):
             if not self._max_batch:
                 raise RequestError(400, "batched requests are not accepted", "BATCHING_DISABLED")

@@ -222,3 +222,22 @@ async def test_prod_sends_hsts_and_hides_graphiql_and_introspection(serve):
         assert response.status_code == 200 and "graphiql" in response.text.lower()
         response = await dev.post("/graphql", json={"query": "{ __schema { types { name } } }"})
         assert response.json()["data"]["__schema"]["types"]
+
+
+async def test_json_edge_cases_are_answered_not_crashed(client):
+    big = b'{"query": "query($n: Int) { __typename }", "variables": {"n": 123456789012345678901234567890}}'
+    response = await client.post(
+        "/graphql", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200 and "errors" in response.json()  # Int out of range
+    deep = (
+        b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 20_000 + b"]" * 20_000 + b"}}"
+    )
+    response = await client.post(
+        "/graphql", content=deep, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    response = await client.post(
+        "/graphql", content=b'"\xff\xfe"', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
