@@ -54,20 +54,26 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: boo
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> AsyncEngine:
     """An engine for ``url``; on SQLite ``writer`` selects the single write connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # Readers run in autocommit: each statement is atomic on its own, and skipping
+        # BEGIN and the rollback on return saves two round trips to the driver's thread on
+        # every read. Writers take the write lock up front (BEGIN IMMEDIATE).
         engine = create_async_engine(
             url,
             pool_size=1 if writer else max(2, options.pool_size),
             max_overflow=0,
             pool_timeout=options.pool_timeout,
+            pool_reset_on_return="rollback" if writer else None,
             connect_args={"timeout": options.sqlite_busy_timeout_ms / 1000},
         )
         _sqlite_pragmas(engine, options.sqlite_busy_timeout_ms, immediate=writer)

@@ -8,7 +8,9 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -93,6 +95,9 @@ class Subscription:
         'Authenticate with connection_init payload {"Authorization": "Bearer <token>"}.',
     )
 
+#: Distinct documents a process keeps parsed and validated. Front ends send a few dozen.
+DOCUMENT_CACHE_SIZE = 512
+
 
 def build_schema(
     *,
@@ -109,15 +114,22 @@ def build_schema(
     itself, so a flood of tokens costs little). Production turns introspection off and masks
     unexpected errors (``mask_errors``).
     """
+    # The guards' rules are built once, so that the validation cache sees the same rules on
+    # every request and a repeated document is parsed and validated once per process.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         RecordOperation,
         lambda: MaskUnexpectedErrors(mask=mask_errors),
     ]
-    if not introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return Schema(
         query=Query,
         mutation=Mutation,
