@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.http.anonymous import AnonymousResults
 from api.http.graphql import GraphQLApp
 from api.http.metrics import MetricsAccess, metrics_endpoint
 from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -73,6 +74,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         metrics=metrics,
         max_batch=settings.graphql_max_batch,
+        anonymous=AnonymousResults(
+            ttl=settings.catalog_cache_seconds,
+            generation=lambda: ref["services"].catalog.generation,
+        ),
         schema=schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,

@@ -31,6 +31,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from api.http.anonymous import AnonymousResults
 from api.http.persisted import PersistedQueries, PersistedQueryError
 from api.logging_setup import request_id_var, user_id_var
 from api.observability import Metrics, RequestRecord, request_record_var
@@ -104,11 +105,13 @@ class GraphQLApp(GraphQL):
         persisted: PersistedQueries,
         metrics: Metrics | None,
         max_batch: int = 0,
+        anonymous: AnonymousResults | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._persisted = persisted
+        self._anonymous = anonymous
         self._metrics = metrics
         self._max_batch = max_batch
 
@@ -220,6 +223,12 @@ class GraphQLApp(GraphQL):
             document, remember = self._persisted.resolve(query, extensions)
             if not document:
                 raise RequestError(400, "no GraphQL query found in the request", "BAD_REQUEST")
+            cache_key = None
+            if self._anonymous is not None and "authorization" not in request.headers:
+                cache_key = AnonymousResults.key(document, name, variables, media)
+                if (cached := self._anonymous.get(cache_key)) is not None:
+                    self._observe(name, "query", "ok", started, ())
+                    return 200, cached, {}
             context = await self.get_context(request)
             result = await self.schema.execute(
                 document,
@@ -272,6 +281,13 @@ class GraphQLApp(GraphQL):
         if remember and not request_error:
             self._persisted.remember(remember, document)
 
+        if (
+            cache_key is not None
+            and not errors
+            and context.account is None
+            and context.operation_type == "query"
+        ):
+            self._anonymous.put(cache_key, body)
         status = 200
         if request_error:
             status = 500 if internal else (400 if media == GRAPHQL_RESPONSE else 200)

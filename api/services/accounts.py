@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +9,7 @@ from sqlmodel import select
 
 from api.services.catalog import Channel
 from api.services.ids import new_id
+from api.services.lru import LRU
 from db.engine import Database
 from db.models import User
 from db.types import utcnow
@@ -41,8 +41,7 @@ class Accounts:
 
     def __init__(self, db: Database, *, cache_size: int = 50_000) -> None:
         self._db = db
-        self._cache: OrderedDict[str, Account] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRU[str, Account] = LRU(cache_size)
 
     async def sign_in(
         self, channel: Channel, channel_user_id: str, union_id: str | None, *, is_sandbox: bool
@@ -83,13 +82,9 @@ class Accounts:
 
     async def get(self, user_id: str) -> Account | None:
         if (account := self._cache.get(user_id)) is not None:
-            self._cache.move_to_end(user_id)
             return account
         async with self._db.read() as session:
             user = await session.get(User, user_id)
         if user is None:
             return None
-        account = self._cache[user_id] = _account(user)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return account
+        return self._cache.put(user_id, _account(user))

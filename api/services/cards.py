@@ -19,6 +19,7 @@ from api.services.accounts import Account
 from api.services.catalog import Catalog
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
+from api.services.lru import LRU
 from db.engine import Database
 from db.models import Card
 from db.types import utcnow
@@ -33,6 +34,7 @@ class CardView:
     """A card as users see it: bank, kind and last four digits."""
 
     id: str
+    user_id: str
     provider_code: str
     issuer_code: str
     kind: CardKind
@@ -48,6 +50,7 @@ class CardView:
 def _view(card: Card) -> CardView:
     return CardView(
         card.id,
+        card.user_id,
         card.provider_code,
         card.issuer_code,
         CardKind(card.kind),
@@ -77,6 +80,8 @@ class Cards:
         self._catalog = catalog
         self._refresh = timedelta(seconds=refresh_seconds)
         self._inflight: dict[tuple[str, str], asyncio.Future] = {}
+        # Who owns a card, its kind and its bank token never change: owned() reads them here.
+        self._known: LRU[str, CardView] = LRU(50_000)
 
     async def list(self, account: Account, kind: CardKind) -> list[CardView]:
         """The user's cards of ``kind`` at the banks usable on their channel."""
@@ -114,15 +119,19 @@ class Cards:
         """The user's card with this id, or CARD_NOT_FOUND (someone else's card included)."""
         if not is_id("card", card_id):
             raise DomainError(ErrorCode.CARD_NOT_FOUND, "no such card", field="cardId")
-        async with self._db.read() as session:
-            card = await session.get(Card, card_id)
-        if card is None or card.user_id != account.id or card.kind != kind.value:
+        view = self._known.get(card_id)
+        if view is None:
+            async with self._db.read() as session:
+                card = await session.get(Card, card_id)
+            if card is not None:
+                view = self._known.put(card_id, _view(card))
+        if view is None or view.user_id != account.id or view.kind is not kind:
             raise DomainError(
                 ErrorCode.CARD_NOT_FOUND,
                 f"no {kind.value.lower()} card with this id",
                 field="cardId",
             )
-        return _view(card)
+        return view
 
     async def by_ids(self, ids: list[str]) -> dict[str, CardView]:
         async with self._db.read() as session:
@@ -206,7 +215,9 @@ class Cards:
                             )
                         elif existing.provider_code == bank_code or info.kind is CardKind.DEBIT:
                             existing.last_seen_at = now
-                            existing.last4 = info.last4
+                            if existing.last4 != info.last4:  # a reissued card
+                                existing.last4 = info.last4
+                                self._known.discard(existing.id)
                 return
             except IntegrityError:
                 # Another request recorded the same card at the same moment; the second

@@ -182,6 +182,8 @@ class Catalog:
         self._public_url = public_url.rstrip("/")
         self._cache_seconds = cache_seconds
         self._cache: dict[Channel, tuple[float, list[BankListing], dict[str, BankListing]]] = {}
+        #: Changes on every invalidate(); caches built on the catalog compare it.
+        self.generation = 0
 
     async def banks(self, channel: Channel) -> list[BankListing]:
         """The banks listed on ``channel``: usable first, then onboarding; suspended omitted."""
@@ -197,7 +199,9 @@ class Catalog:
         return (await self._load(channel))[1].get(code)
 
     def invalidate(self) -> None:
+        """Forget what was read, so the next read sees the database."""
         self._cache.clear()
+        self.generation += 1
 
     async def _load(self, channel: Channel) -> tuple[list[BankListing], dict[str, BankListing]]:
         cached = self._cache.get(channel)

@@ -14,6 +14,7 @@ from api.services.cards import Cards
 from api.services.disclosure import disclosure_text, disclosure_version
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
+from api.services.lru import LRU
 from api.services.pricing import APR_METHOD, Totals, apr_percent, schedule_problem, totals
 from db.engine import Database
 from db.models import Quote
@@ -128,6 +129,7 @@ class Quotes:
         self._banks = banks
         self._cards = cards
         self._ttl = ttl
+        self._recent: LRU[str, QuoteView] = LRU(10_000)  # quotes never change once written
 
     async def create(
         self,
@@ -210,15 +212,18 @@ class Quotes:
         )
         async with self._db.write() as session:
             session.add(row)
-        return quote_view(row)
+        return self._recent.put(row.id, quote_view(row))
 
     async def get(self, account: Account, quote_id: str) -> QuoteView:
         """The viewer's quote, or QUOTE_NOT_FOUND (someone else's included)."""
         if is_id("quote", quote_id):
-            async with self._db.read() as session:
-                row = await session.get(Quote, quote_id)
-            if row is not None and row.user_id == account.id:
-                return quote_view(row)
+            quote = self._recent.get(quote_id)
+            if quote is None:
+                async with self._db.read() as session:
+                    row = await session.get(Quote, quote_id)
+                quote = self._recent.put(quote_id, quote_view(row)) if row else None
+            if quote is not None and quote.user_id == account.id:
+                return quote
         raise DomainError(ErrorCode.QUOTE_NOT_FOUND, "no such quote", field="quoteId")
 
     async def by_ids(self, ids: list[str]) -> dict[str, QuoteView]:

@@ -195,13 +195,16 @@ async def test_payout_only_to_own_debit_card(client, app):
     assert await count(app, Withdrawal) == 0
 
 
-async def test_foreign_and_expired_quotes(client, app, settings):
+async def test_foreign_and_expired_quotes(client, app, monkeypatch):
+    from datetime import datetime, timedelta
+
+    import api.services.quotes
+
     ivan, judy = await User.sign_in(client, "ivan"), await User.sign_in(client, "judy")
     quote = await ivan.quote("CEB", "1000.00", "INSTALLMENT", 3)
     assert (await judy.withdraw(quote))["code"] == "QUOTE_NOT_FOUND"
-    async with app.state.services.db.write() as session:
-        row = await session.get(Quote, quote["id"])
-        row.expires_at = row.created_at
+    expires = datetime.fromisoformat(quote["expiresAt"])
+    monkeypatch.setattr(api.services.quotes, "utcnow", lambda: expires + timedelta(seconds=1))
     assert (await ivan.withdraw(quote))["code"] == "QUOTE_EXPIRED"
     assert await count(app, Withdrawal) == 0
 

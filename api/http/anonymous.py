@@ -1,0 +1,58 @@
+"""A short-lived cache of anonymous query results.
+
+Without a session token, every field of the schema resolves from the bank catalog alone (the
+viewer, offers and withdrawals are null or refused), and the catalog is itself cached for
+``ttl`` seconds per process. So a query answered without a token is the same answer for
+everyone until the catalog cache turns over: the service collection page, read by every
+visitor, is computed once per ``ttl`` instead of once per request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+
+class AnonymousResults:
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        generation=lambda: 0,
+        max_entries: int = 256,
+        clock=time.monotonic,
+    ) -> None:
+        """``generation`` changes whenever the catalog is reloaded on purpose; results
+        computed before that are not served after it."""
+        self._ttl = ttl
+        self._generation = generation
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple, tuple[float, int, dict[str, Any]]] = OrderedDict()
+
+    @staticmethod
+    def key(document: str, operation: str | None, variables: dict | None, media: str) -> tuple:
+        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+        return (document, operation, encoded, media)
+
+    def get(self, key: tuple) -> dict[str, Any] | None:
+        if self._ttl <= 0:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] >= self._ttl or entry[1] != self._generation():
+            del self._entries[key]
+            return None
+        return entry[2]
+
+    def put(self, key: tuple, body: dict[str, Any]) -> None:
+        if self._ttl <= 0:
+            return
+        self._entries[key] = (self._clock(), self._generation(), body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
