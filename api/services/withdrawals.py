@@ -357,8 +357,7 @@ class Withdrawals:
                 if quote_taken is None:
                     raise DomainError(
                         ErrorCode.CARD_BUSY,
-                        "another withdrawal on this card is being processed; "
-                        "try again in a moment",
+                        "another withdrawal on this card is being processed; try again in a moment",
                         field="quoteId",
                     ) from None
             raise DomainError(
