@@ -58,7 +58,8 @@ def apq_requests(url: str, query: str) -> tuple[Req | None, str]:
         return graphql_get({"extensions": ext}), ""
     return (
         None,
-        f"APQ not supported by the server yet (probe {probe.status_code}: {probe.text[:120]})",
+        f"APQ refused: registration {registered.status_code} {registered.text[:160]}; "
+        f"hash-only {hashed.status_code} {hashed.text[:160]}",
     )
 
 

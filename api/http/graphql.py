@@ -227,6 +227,8 @@ class GraphQLApp(GraphQL):
             if self._anonymous is not None and "authorization" not in request.headers:
                 cache_key = AnonymousResults.key(document, name, variables, media)
                 if (cached := self._anonymous.get(cache_key)) is not None:
+                    if remember:  # it ran before: the text is valid, so register its hash
+                        self._persisted.remember(remember, document)
                     self._observe(name, "query", "ok", started, ())
                     return 200, cached, {}
             context = await self.get_context(request)

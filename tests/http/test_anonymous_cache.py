@@ -37,3 +37,17 @@ async def test_variables_and_errors_are_kept_apart(client):
     assert alipay["data"]["banks"][0]["code"] == "NBBANK"
     bad = await gql(client, query, {"c": "MARS"})
     assert "errors" in bad and "MARS" in bad["errors"][0]["message"]
+
+
+async def test_a_cached_answer_still_registers_a_persisted_query(client):
+    import hashlib
+
+    query = "{ banks(channel: WECHAT) { code } }"
+    ext = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+    await gql(client, query)  # the answer is cached now
+    registered = await client.post("/graphql", json={"query": query, "extensions": ext})
+    assert registered.json()["data"]["banks"][0]["code"] == "CEB"
+    by_hash = await client.post("/graphql", json={"extensions": ext})
+    assert by_hash.json()["data"]["banks"][0]["code"] == "CEB"
