@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -75,16 +76,28 @@ class OfferView:
     options: tuple[RepaymentOptionView, ...]
 
 
-def repayment_options(offer: Offer, start) -> tuple[RepaymentOptionView, ...]:
+def repayment_options(offer: Offer, start: date) -> tuple[RepaymentOptionView, ...]:
     """Each way to repay, with the APR of a representative amount (10,000 CNY, or the
     nearest amount the offer allows), computed from the schedule like any quote."""
     amount = min(max(REPRESENTATIVE_AMOUNT, offer.min_amount), offer.max_amount)
     if amount <= 0:
         return ()
+    return _priced_options(amount, offer.single_month, offer.installments, start)
+
+
+@functools.lru_cache(maxsize=1024)
+def _priced_options(
+    amount: Decimal,
+    single_month: SingleMonthPricing | None,
+    installments: tuple[InstallmentPricing, ...],
+    start: date,
+) -> tuple[RepaymentOptionView, ...]:
+    # A bank prices every customer alike, so the same inputs recur on every offers page:
+    # computing their IRRs once a day per bank is enough.
     options = []
-    if offer.single_month is not None:
+    if single_month is not None:
         schedule = standard_schedule(
-            amount, RepaymentType.SINGLE_MONTH, 1, start, single_month=offer.single_month
+            amount, RepaymentType.SINGLE_MONTH, 1, start, single_month=single_month
         )
         options.append(
             RepaymentOptionView(
@@ -92,10 +105,10 @@ def repayment_options(offer: Offer, start) -> tuple[RepaymentOptionView, ...]:
                 1,
                 apr_percent(amount, RepaymentType.SINGLE_MONTH, start, schedule),
                 amount,
-                single_month=offer.single_month,
+                single_month=single_month,
             )
         )
-    for pricing in sorted(offer.installments, key=lambda p: p.periods):
+    for pricing in sorted(installments, key=lambda p: p.periods):
         schedule = standard_schedule(
             amount, RepaymentType.INSTALLMENT, pricing.periods, start, installment=pricing
         )

@@ -119,7 +119,8 @@ class SandboxBank(BankProvider):
         await self._begin()
         known = self._customer(customer)
         return (credit_card_ref, debit_card_ref) == (
-            known.credit_card.card_ref, known.debit_card.card_ref
+            known.credit_card.card_ref,
+            known.debit_card.card_ref,
         )
 
     async def get_offer(self, customer: Customer, card_ref: str) -> Offer:
@@ -158,13 +159,20 @@ class SandboxBank(BankProvider):
         held = await self._run(lambda ledger: ledger.held_on_card(request.card_ref))
         self._check_limit(known, held, request.amount)
         schedule = standard_schedule(
-            request.amount, request.repayment_type, request.periods, request.start_date,
-            single_month=self.data.single_month, installment=installment,
+            request.amount,
+            request.repayment_type,
+            request.periods,
+            request.start_date,
+            single_month=self.data.single_month,
+            installment=installment,
         )
         return QuoteResult(
-            amount=request.amount, currency=request.currency,
-            repayment_type=request.repayment_type, periods=request.periods,
-            schedule=schedule, agreement_version=self.data.agreement_version,
+            amount=request.amount,
+            currency=request.currency,
+            repayment_type=request.repayment_type,
+            periods=request.periods,
+            schedule=schedule,
+            agreement_version=self.data.agreement_version,
             agreement_summary=self.data.agreement_summary,
         )
 
@@ -226,15 +234,20 @@ class SandboxBank(BankProvider):
                     return row
                 row = replace(row, wrong_codes=row.wrong_codes + 1, updated_at=now.timestamp())
                 if row.wrong_codes >= MAX_WRONG_CODES:
-                    row = replace(row, state=WithdrawalState.FAILED,
-                                  failure_reason="too many wrong verification codes")
+                    row = replace(
+                        row,
+                        state=WithdrawalState.FAILED,
+                        failure_reason="too many wrong verification codes",
+                    )
                     ledger.update(row)
                     raise CommitThenRaise(ProviderError(ProviderErrorCode.TOO_MANY_ATTEMPTS))
                 ledger.update(row)
-                raise CommitThenRaise(ProviderError(
-                    ProviderErrorCode.VERIFICATION_FAILED,
-                    f"wrong code, {MAX_WRONG_CODES - row.wrong_codes} attempts left",
-                ))
+                raise CommitThenRaise(
+                    ProviderError(
+                        ProviderErrorCode.VERIFICATION_FAILED,
+                        f"wrong code, {MAX_WRONG_CODES - row.wrong_codes} attempts left",
+                    )
+                )
             if right and row.state in (WithdrawalState.PROCESSING, WithdrawalState.SUCCEEDED):
                 return row
             if row.state is WithdrawalState.FAILED and row.wrong_codes >= MAX_WRONG_CODES:
@@ -277,8 +290,9 @@ class SandboxBank(BankProvider):
         """Not ok when the option ``down`` is set; otherwise the ledger must be reachable."""
         checked_at = self._now()
         if self.options.down:
-            return Health(ok=False, detail="sandbox bank is down (option down=true)",
-                          checked_at=checked_at)
+            return Health(
+                ok=False, detail="sandbox bank is down (option down=true)", checked_at=checked_at
+            )
         await self._run(lambda ledger: ledger.get(""))
         return Health(ok=True, checked_at=checked_at)
 
@@ -299,7 +313,9 @@ class SandboxBank(BankProvider):
             raise ProviderError(ProviderErrorCode.UNAVAILABLE, "the bank is in maintenance")
         if self.options.callback_url and self._settler is None:
             self._callbacks = CallbackSender(
-                self.options.callback_url, bank_code=self.code, secret=self._secret,
+                self.options.callback_url,
+                bank_code=self.code,
+                secret=self._secret,
                 logger=self._log,
             )
             self._settler = asyncio.get_running_loop().create_task(self._settle_forever())
@@ -310,15 +326,28 @@ class SandboxBank(BankProvider):
     async def _run(self, work: Callable[[Ledger], T]) -> T:
         """Settle whatever is due (lazily, by the clock), then run ``work`` in a transaction.
 
-        Settlement commits in its own transaction first, so that it holds (and its callbacks
-        go out) even when ``work`` then refuses the call and rolls back.
+        One transaction: settlement holds (and its callbacks go out) even when ``work`` then
+        refuses the call, because ``work`` runs under a savepoint of its own.
         """
         now = self._now()
-        settled = await self._store.run(lambda ledger: self._settle_due(ledger, now))
+
+        def unit(ledger: Ledger) -> tuple[list[WithdrawalRow], T | None, ProviderError | None]:
+            settled = self._settle_due(ledger, now)
+            try:
+                with ledger.savepoint():
+                    return settled, work(ledger), None
+            except CommitThenRaise as signal:  # work's changes stay, the call fails
+                return settled, None, signal.error
+            except ProviderError as error:  # work's changes are undone, settlement stays
+                return settled, None, error
+
+        settled, result, error = await self._store.run(unit)
         if self._callbacks is not None:
             for row in settled:
                 self._callbacks.send(self._event(row))
-        return await self._store.run(work)
+        if error is not None:
+            raise error
+        return result
 
     def _settle_due(self, ledger: Ledger, now: datetime) -> list[WithdrawalRow]:
         settled = []
@@ -339,13 +368,21 @@ class SandboxBank(BankProvider):
 
     def _settle(self, row: WithdrawalRow, now: datetime) -> WithdrawalRow:
         if row.planned_failure is not None:
-            return replace(row, state=WithdrawalState.FAILED, failure_reason=row.planned_failure,
-                           updated_at=now.timestamp())
+            return replace(
+                row,
+                state=WithdrawalState.FAILED,
+                failure_reason=row.planned_failure,
+                updated_at=now.timestamp(),
+            )
         return replace(row, state=WithdrawalState.SUCCEEDED, updated_at=now.timestamp())
 
     def _processing(self, row: WithdrawalRow, now: datetime) -> WithdrawalRow:
-        return replace(row, state=WithdrawalState.PROCESSING, updated_at=now.timestamp(),
-                       settle_at=now.timestamp() + self.data.settlement_delay_s)
+        return replace(
+            row,
+            state=WithdrawalState.PROCESSING,
+            updated_at=now.timestamp(),
+            settle_at=now.timestamp() + self.data.settlement_delay_s,
+        )
 
     def _new_withdrawal(
         self, request: SubmitWithdrawal, fingerprint: str, now: datetime
@@ -398,8 +435,10 @@ class SandboxBank(BankProvider):
     def _check_amount(self, amount: Decimal, currency: str) -> None:
         if currency != self.data.currency:
             raise ProviderError(ProviderErrorCode.DECLINED, f"only {self.data.currency} is lent")
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount != amount.quantize(
-            _CENT
+        if (
+            not isinstance(amount, Decimal)
+            or not amount.is_finite()
+            or amount != amount.quantize(_CENT)
         ):
             raise ProviderError(
                 ProviderErrorCode.AMOUNT_OUT_OF_RANGE, "the amount must be in yuan and fen"
@@ -434,7 +473,9 @@ class SandboxBank(BankProvider):
 
     def _customer(self, customer: Customer) -> SandboxCustomer:
         return derive_customer(
-            self.code, customer, card_product=self.data.card_product,
+            self.code,
+            customer,
+            card_product=self.data.card_product,
             credit_limit_min=self.data.credit_limit_min,
             credit_limit_max=self.data.credit_limit_max,
             cash_advance_share=self.data.cash_advance_share,
@@ -462,15 +503,22 @@ class SandboxBank(BankProvider):
         if row.state is WithdrawalState.PROCESSING and row.settle_at is not None:
             arrival = datetime.fromtimestamp(row.settle_at, UTC)
         return WithdrawalResult(
-            request_id=row.request_id, bank_reference=row.bank_reference, state=row.state,
-            amount=row.amount, currency=row.currency, failure_reason=row.failure_reason,
+            request_id=row.request_id,
+            bank_reference=row.bank_reference,
+            state=row.state,
+            amount=row.amount,
+            currency=row.currency,
+            failure_reason=row.failure_reason,
             expected_arrival=arrival,
         )
 
     def _event(self, row: WithdrawalRow) -> CallbackEvent:
         return CallbackEvent(
-            request_id=row.request_id, bank_reference=row.bank_reference, state=row.state,
-            amount=row.amount, currency=row.currency,
+            request_id=row.request_id,
+            bank_reference=row.bank_reference,
+            state=row.state,
+            amount=row.amount,
+            currency=row.currency,
             occurred_at=datetime.fromtimestamp(row.updated_at, UTC),
             failure_reason=row.failure_reason,
         )
@@ -488,10 +536,16 @@ class SandboxBank(BankProvider):
 
 def _fingerprint(request: SubmitWithdrawal) -> str:
     parts = [
-        request.customer.channel, request.customer.channel_user_id, request.credit_card_ref,
+        request.customer.channel,
+        request.customer.channel_user_id,
+        request.credit_card_ref,
         # normalize(): 500, 500.0 and 500.00 are the same amount, hence the same request.
-        request.debit_card_ref, str(request.amount.normalize()), request.currency,
-        request.repayment_type.value, request.periods, request.purpose,
+        request.debit_card_ref,
+        str(request.amount.normalize()),
+        request.currency,
+        request.repayment_type.value,
+        request.periods,
+        request.purpose,
         request.agreement_version,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -500,5 +554,3 @@ def _fingerprint(request: SubmitWithdrawal) -> str:
 def _bank_reference(code: str, request_id: str) -> str:
     digest = hashlib.sha256(f"{code}\x00{request_id}".encode()).hexdigest()[:20].upper()
     return f"{code}{digest}"
-
-
