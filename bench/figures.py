@@ -47,7 +47,6 @@ def apq_requests(url: str, query: str) -> tuple[Req | None, str]:
     ext = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     headers = {"Accept": "application/json"}
     with httpx.Client(base_url=url, timeout=10, headers=headers) as http:
-        probe = http.get("/graphql", params={"extensions": json.dumps(ext)})
         registered = http.post("/graphql", json={"query": query, "extensions": ext})
         hashed = http.get("/graphql", params={"extensions": json.dumps(ext)})
     try:
