@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -41,4 +42,4 @@ def test_every_testkit_fixture_is_documented(fixture):
 
 
 def test_the_guide_names_no_machine_paths():
-    assert "/work/" not in GUIDE and "/home/" not in GUIDE
+    assert not re.search(r"/(home|root|tmp|work)/", GUIDE)
