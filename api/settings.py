@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -237,11 +238,15 @@ class Settings(BaseSettings):
         path = self.data_dir / "dev-secret-key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            # Written aside, then linked into place: link fails if another process (a second
+            # worker) got there first, so every process ends up reading the same key.
+            tmp = path.with_name(f".dev-secret-key.{os.getpid()}")
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
             try:
-                tmp.rename(path) if not path.exists() else tmp.unlink()
+                os.link(tmp, path)
             except FileExistsError:
+                pass
+            finally:
                 tmp.unlink()
         return path.read_text().strip().encode()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from sqlmodel import col, select
+
 from api.services.accounts import Account
 from api.services.banks import Banks, bank_error, today_in_china
 from api.services.cards import Cards
@@ -227,8 +229,6 @@ class Quotes:
         raise DomainError(ErrorCode.QUOTE_NOT_FOUND, "no such quote", field="quoteId")
 
     async def by_ids(self, ids: list[str]) -> dict[str, QuoteView]:
-        from sqlmodel import col, select
-
         async with self._db.read() as session:
             rows = await session.exec(select(Quote).where(col(Quote.id).in_(ids)))
             return {r.id: quote_view(r) for r in rows}

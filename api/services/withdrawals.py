@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from sqlalchemy import literal, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from api.services import failpoints
 from api.services.accounts import Account
@@ -480,8 +480,6 @@ class Withdrawals:
     # -- status sync -----------------------------------------------------------------------
 
     async def due_count(self) -> int:
-        from sqlmodel import func
-
         async with self._db.read() as session:
             return (
                 await session.exec(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from api.schema import schema
+from tests.servers import free_port
 
 CARDCASH = [sys.executable, "-m", "api.cli"]
 
@@ -21,12 +21,6 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDCASH_")}
     env.update(CARDCASH_DATABASE_URL=database_url, CARDCASH_DATA_DIR=str(tmp_path / "data"))
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -43,7 +37,7 @@ def test_migrate_seed_twice_then_serve(tmp_path, database_url):
         assert seeded.returncode == 0, seeded.stderr
         assert "6 banks" in seeded.stdout
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         CARDCASH + ["serve", "--port", str(port)],
         env=env,
@@ -83,7 +77,7 @@ def test_export_schema_prints_the_sdl(tmp_path, database_url):
 
 def test_prod_without_secret_key_refuses_to_start(tmp_path, database_url):
     env = _env(tmp_path, database_url) | {"CARDCASH_ENV": "prod"}
-    result = run(["serve", "--port", str(_free_port())], env, tmp_path)
+    result = run(["serve", "--port", str(free_port())], env, tmp_path)
     assert result.returncode != 0
     assert "CARDCASH_SECRET_KEY" in result.stderr and "32 bytes" in result.stderr
 
@@ -119,5 +113,5 @@ def test_prod_alipay_login_needs_alipays_public_key(tmp_path, database_url):
         "CARDCASH_ALIPAY_APP_ID": "2021000000000000",
         "CARDCASH_ALIPAY_PRIVATE_KEY": "x",
     }
-    result = run(["serve", "--port", str(_free_port())], env, tmp_path)
+    result = run(["serve", "--port", str(free_port())], env, tmp_path)
     assert result.returncode != 0 and "CARDCASH_ALIPAY_PUBLIC_KEY" in result.stderr

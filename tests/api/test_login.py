@@ -222,3 +222,11 @@ async def test_wechat_rate_limit_is_typed(wechat_client):
     result = await login(client, "WECHAT", code)
     assert result["code"] == "RATE_LIMITED" or result["code"] == "CHANNEL_BUSY"
     assert await users(application) == 0
+
+
+def test_dev_key_is_made_once_and_shared(tmp_path):
+    first = Settings(data_dir=tmp_path, env="dev").signing_key
+    second = Settings(data_dir=tmp_path, env="dev").signing_key
+    assert first == second and len(first) >= 32
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secret-key"]  # no leftovers
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o777 == 0o600
