@@ -196,6 +196,11 @@ class Withdrawals:
         self._quotes = quotes
         self._feed = feed
         self.policy = policy or SyncPolicy()
+        # Leases this process took whose job was cut short (the database went away mid-job,
+        # or the claim's answer was lost): withdrawal id → the lease's expiry, which is also
+        # its token. Released on the next pass, so the work resumes in seconds, not when the
+        # lease runs out.
+        self._abandoned: dict[str, datetime] = {}
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -491,6 +496,7 @@ class Withdrawals:
 
     async def sync_due(self, limit: int = 20) -> int:
         """Ask the banks about due withdrawals this replica manages to claim. Returns how many."""
+        await self._release_abandoned()
         now = utcnow()
         async with self._db.read() as session:
             ids = list(
@@ -509,9 +515,14 @@ class Withdrawals:
             )
         synced = 0
         for withdrawal_id in ids:
-            if await self._claim(withdrawal_id, now):
-                await self.sync_one(withdrawal_id)
+            lease = now + self.policy.lease
+            # Noted before the claim: a claim that committed but whose answer was lost is
+            # ours all the same.
+            self._abandoned[withdrawal_id] = lease
+            if await self._claim(withdrawal_id, now, lease):
+                await self.sync_one(withdrawal_id)  # every way out of it ends the lease
                 synced += 1
+            del self._abandoned[withdrawal_id]
         return synced
 
     async def sync_one(self, withdrawal_id: str) -> None:
@@ -765,7 +776,20 @@ class Withdrawals:
                 )
             )
 
-    async def _claim(self, withdrawal_id: str, now: datetime) -> bool:
+    async def _release_abandoned(self) -> None:
+        for withdrawal_id, lease in list(self._abandoned.items()):
+            async with self._db.write() as session:
+                await session.exec(
+                    update(Withdrawal)
+                    .where(
+                        col(Withdrawal.id) == withdrawal_id,
+                        col(Withdrawal.sync_lease_until) == lease,
+                    )
+                    .values(sync_lease_until=None)
+                )
+            del self._abandoned[withdrawal_id]
+
+    async def _claim(self, withdrawal_id: str, now: datetime, lease: datetime) -> bool:
         async with self._db.write() as session:
             result = await session.exec(
                 update(Withdrawal)
@@ -777,7 +801,7 @@ class Withdrawals:
                         col(Withdrawal.sync_lease_until) < now,
                     ),
                 )
-                .values(sync_lease_until=now + self.policy.lease)
+                .values(sync_lease_until=lease)
             )
         return result.rowcount == 1
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from api.app import create_app
 from api.services.catalog import seed_catalog
-from db.models import WithdrawalEvent
+from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, WithdrawalState
 from providers.sandbox import sign_callback
 from tests.api.flow import User
@@ -234,3 +236,45 @@ async def test_a_final_record_is_not_rewritten_by_later_news(start_app):
         "TOO_MANY_ATTEMPTS",
         failed["failureReason"],
     )
+
+
+def database_lost() -> OperationalError:
+    return OperationalError("UPDATE withdrawals", {}, ConnectionResetError("connection lost"))
+
+
+@pytest.mark.parametrize("lost", ["after-the-claim", "the-claims-answer"])
+async def test_a_sync_job_cut_short_by_the_database_resumes_at_once(start_app, lost):
+    """The database goes away mid-job: the lease this replica took is given back on its next
+    pass instead of blocking the withdrawal until the lease runs out (a minute)."""
+    client, app = await start_app(status_sync=False)
+    services = app.state.services
+    user = await User.sign_in(client, "vera")
+    w = await user.withdraw(await user.quote("CEB", "1000.00", "INSTALLMENT", 3))
+    assert (await user.confirm(w["id"]))["status"] == "PROCESSING"
+    await asyncio.sleep(0.4)  # due for status sync, and settled at the bank
+
+    real_write = services.db.write
+    writes = []
+
+    @asynccontextmanager
+    async def failing_write():
+        writes.append(1)
+        if len(writes) == 1 and lost == "the-claims-answer":
+            async with real_write() as session:
+                yield session
+            raise database_lost()  # committed, but the answer never came back
+        if len(writes) == 2 and lost == "after-the-claim":
+            raise database_lost()
+        async with real_write() as session:
+            yield session
+
+    services.db.write = failing_write
+    with pytest.raises(OperationalError):
+        await services.withdrawals.sync_due()
+    services.db.write = real_write
+
+    async with services.db.read() as session:
+        row = await session.get(Withdrawal, w["id"])
+    assert row.status == "PROCESSING" and row.sync_lease_until is not None  # leased, cut short
+    assert await services.withdrawals.sync_due() == 1
+    assert (await user.get(w["id"]))["status"] == "SUCCEEDED"

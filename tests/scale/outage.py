@@ -49,8 +49,10 @@ class CutConnections(DatabaseOutage):
 
     async def close(self) -> None:
         await self._call(self._cut())
+        await self._call(self._finish_pipes())
         self._loop.call_soon_threadsafe(self._loop.stop)
         await asyncio.to_thread(self._thread.join, 5)
+        self._loop.close()
 
     async def _call(self, coroutine) -> None:
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
@@ -64,6 +66,12 @@ class CutConnections(DatabaseOutage):
         for transport in list(self._transports):
             transport.abort()
         self._transports.clear()
+
+    async def _finish_pipes(self) -> None:
+        pipes = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
