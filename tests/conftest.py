@@ -104,6 +104,33 @@ async def app(settings: Settings):
 
 
 @pytest.fixture
+async def start_app(database_url, tmp_path):
+    """Start the app with extra settings; returns (client, app)."""
+    from api.services.catalog import seed_catalog
+
+    stack = []
+
+    async def start(**overrides):
+        application = create_app(make_settings(database_url, tmp_path / "data", **overrides))
+        lifespan = application.router.lifespan_context(application)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        await seed_catalog(application.state.services.db)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://cardcash.test"
+        )
+        stack.append(client)
+        return client, application
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.AsyncClient):
+            await item.aclose()
+        else:
+            await item.__aexit__(None, None, None)
+
+
+@pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cardcash.test") as c:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from api.services.accounts import Account
 from api.services.catalog import Catalog
@@ -27,6 +28,9 @@ from providers import CardInfo, CardKind, ProviderError
 from providers.registry import Registry
 
 log = logging.getLogger("cardcash.cards")
+
+#: Longest a process reuses a user's card list it read (see ``Cards._all``).
+_LIST_REUSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +86,61 @@ class Cards:
         self._inflight: dict[tuple[str, str], asyncio.Future] = {}
         # Who owns a card, its kind and its bank token never change: owned() reads them here.
         self._known: LRU[str, CardView] = LRU(50_000)
+        # user id → (reuse until, on the monotonic clock; the user's cards)
+        self._lists: LRU[str, tuple[float, tuple[CardView, ...]]] = LRU(10_000)
 
     async def list(self, account: Account, kind: CardKind) -> list[CardView]:
         """The user's cards of ``kind`` at the banks usable on their channel."""
-        await self.refresh(account)
-        async with self._db.read() as session:
-            rows = await session.exec(
-                select(Card)
-                .where(Card.user_id == account.id, Card.kind == kind.value)
-                .order_by(col(Card.first_seen_at), col(Card.id))
-            )
-            cards = [_view(c) for c in rows]
+        cards = [c for c in await self._all(account) if c.kind is kind]
         if kind is CardKind.CREDIT:
             usable = {b.code for b in await self._catalog.banks(account.channel) if b.usable}
             cards = [c for c in cards if c.provider_code in usable]
         return cards
+
+    async def _all(self, account: Account) -> tuple[CardView, ...]:
+        """All the user's cards, refreshed from the banks whose answer is not recent.
+
+        A page asks for them several times (offers, credit and debit cards) and a user moves
+        between pages within seconds: the list this process read last is reused for a short
+        while. Cards only change when a bank is asked again, which ``refresh_seconds`` already
+        spaces out, so this adds at most ``_LIST_REUSE_SECONDS`` to how old a list can be.
+        """
+        now = time.monotonic()
+        if (cached := self._lists.get(account.id)) is not None and cached[0] > now:
+            return cached[1]
+        cards, seen = await self._read_all(account.id)
+        if stale := await self._stale_banks(account, seen):
+            await asyncio.gather(*(self._sync_once(account, code) for code in stale))
+            cards, seen = await self._read_all(account.id)
+        reuse = min(self._refresh.total_seconds(), _LIST_REUSE_SECONDS)
+        self._lists.put(account.id, (time.monotonic() + reuse, cards))
+        return cards
+
+    async def _read_all(self, user_id: str) -> tuple[tuple[CardView, ...], dict[str, datetime]]:
+        """The user's cards in the order first seen, and when each bank last reported them."""
+        async with self._db.read() as session:
+            rows = list(
+                await session.exec(
+                    select(Card)
+                    .where(Card.user_id == user_id)
+                    .order_by(col(Card.first_seen_at), col(Card.id))
+                )
+            )
+        seen: dict[str, datetime] = {}
+        for card in rows:
+            if card.provider_code not in seen or card.last_seen_at > seen[card.provider_code]:
+                seen[card.provider_code] = card.last_seen_at
+        return tuple(_view(c) for c in rows), seen
+
+    async def _stale_banks(self, account: Account, seen: dict[str, datetime]) -> list[str]:
+        stale_before = utcnow() - self._refresh
+        return [
+            b.code
+            for b in await self._catalog.banks(account.channel)
+            if b.usable
+            and self._registry.get(b.code)
+            and (b.code not in seen or seen[b.code] < stale_before)
+        ]
 
     async def credit_card_at(self, account: Account, bank_code: str) -> CardView | None:
         """The user's (first) credit card at a bank, for its offer."""
@@ -140,20 +184,17 @@ class Cards:
 
     async def refresh(self, account: Account, *, only: str | None = None) -> None:
         """Ask each usable bank for the user's cards, unless its answer is recent."""
-        codes = [
-            b.code
-            for b in await self._catalog.banks(account.channel)
-            if b.usable and self._registry.get(b.code) and (only is None or b.code == only)
-        ]
-        if not codes:
-            return
-        stale_before = utcnow() - self._refresh
         async with self._db.read() as session:
             rows = await session.exec(
-                select(Card.provider_code, Card.last_seen_at).where(Card.user_id == account.id)
+                select(Card.provider_code, func.max(Card.last_seen_at))
+                .where(Card.user_id == account.id)
+                .group_by(col(Card.provider_code))
             )
-            fresh = {code for code, seen in rows if seen >= stale_before}
-        await asyncio.gather(*(self._sync_once(account, c) for c in codes if c not in fresh))
+            seen = dict(rows.all())
+        stale = await self._stale_banks(account, seen)
+        await asyncio.gather(
+            *(self._sync_once(account, c) for c in stale if only is None or c == only)
+        )
 
     async def _sync_once(self, account: Account, bank_code: str) -> None:
         # Two resolvers of one page (creditCards, debitCards) need the same answer: ask once.
@@ -218,6 +259,7 @@ class Cards:
                             if existing.last4 != info.last4:  # a reissued card
                                 existing.last4 = info.last4
                                 self._known.discard(existing.id)
+                self._lists.discard(account.id)
                 return
             except IntegrityError:
                 # Another request recorded the same card at the same moment; the second

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -62,6 +63,10 @@ _CENT = Decimal("0.01")
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+
+#: A customer's cards and limits are derived from who they are (two SHA-256s and some
+#: Decimal arithmetic); every call of a bank needs them, so they are derived once.
+_derive_customer = lru_cache(maxsize=16_384)(derive_customer)
 
 
 def _utc_now() -> datetime:
@@ -472,7 +477,7 @@ class SandboxBank(BankProvider):
             )
 
     def _customer(self, customer: Customer) -> SandboxCustomer:
-        return derive_customer(
+        return _derive_customer(
             self.code,
             customer,
             card_product=self.data.card_product,

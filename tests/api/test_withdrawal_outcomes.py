@@ -7,43 +7,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from api.app import create_app
-from api.services.catalog import seed_catalog
 from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, WithdrawalState
 from providers.sandbox import sign_callback
 from tests.api.flow import User
-from tests.conftest import FAST_BANKS, make_settings
-
-
-@pytest.fixture
-async def start_app(database_url, tmp_path):
-    """Start the app with extra settings; returns (client, app)."""
-    stack = []
-
-    async def start(**overrides):
-        application = create_app(make_settings(database_url, tmp_path / "data", **overrides))
-        lifespan = application.router.lifespan_context(application)
-        await lifespan.__aenter__()
-        stack.append(lifespan)
-        await seed_catalog(application.state.services.db)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://cardcash.test"
-        )
-        stack.append(client)
-        return client, application
-
-    yield start
-    for item in reversed(stack):
-        if isinstance(item, httpx.AsyncClient):
-            await item.aclose()
-        else:
-            await item.__aexit__(None, None, None)
+from tests.conftest import FAST_BANKS
 
 
 def bank(app, code="CEB"):
