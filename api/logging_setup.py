@@ -21,6 +21,8 @@ import re
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 #: The id of the request being served (set by the request middleware).
 request_id_var: ContextVar[str | None] = ContextVar("cardcash_request_id", default=None)
 #: The signed-in user of the request being served, once known.
@@ -46,13 +48,20 @@ _CODE_PAIR = re.compile(
 _VERIFICATION = re.compile(r"(?i)((?:verif\w*|otp|sms\w*|验证码|passcode)[^\d]{1,30}?)(\d{4,8})\b")
 
 
+# What every pattern above needs at least: a key-value separator (secret and code pairs), a
+# JWT's header, the word bearer, or four digits in a row with at most one space or dash
+# between each (card numbers, verification codes). Text without any of them is clean, and
+# most log text is: one scan instead of six.
+_MAYBE_SECRET = re.compile(r"[:=]|eyJ|(?i:bearer)|\d[ -]?\d[ -]?\d[ -]?\d")
+
+
 def redact(text: str) -> str:
     """``text`` with every secret-looking value replaced.
 
     >>> redact("card 6225 8801 2345 6789 token=abc.def")
     'card ****6789 token=[REDACTED]'
     """
-    if not text:
+    if not text or not _MAYBE_SECRET.search(text):
         return text
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub("Bearer " + REDACTED, text)
@@ -89,9 +98,10 @@ class RedactFilter(logging.Filter):
             record.exc_text, record.exc_info = redact(record.exc_text), None
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
-        for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
+        fields = record.__dict__
+        for key in fields.keys() - _STANDARD:
+            if isinstance(value := fields[key], str):
+                fields[key] = redact(value)
         record._cardcash_redacted = True
         return True
 
@@ -107,23 +117,44 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, ``request_id``,
+    ``user_id``, any ``extra`` fields, and ``exc_info`` / ``stack_info`` when present.
+
+    Written for the access log's budget (one line per request): a dictionary and one orjson
+    call, a few microseconds a line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": fields.get("request_id"),
+            "user_id": fields.get("user_id"),
+        }
+        for key in fields.keys() - _STANDARD:
+            if not key.startswith("_"):
+                line[key] = fields[key]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc_info"] = record.exc_text
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=str).decode()
 
 
 def build_handler(stream=None, fmt: str = "json") -> logging.Handler:
     """The one log handler: a stream of JSON (or text) lines behind both filters."""
-    from pythonjsonlogger.json import JsonFormatter
-
     handler = logging.StreamHandler(stream)
     if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                JSON_FORMAT,
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                timestamp=False,
-            )
-        )
+        handler.setFormatter(JsonLineFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RequestContextFilter())

@@ -13,7 +13,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -149,14 +149,27 @@ class Metrics:
             registry=r,
         )
         self.operation_label = BoundedLabels()
+        # Labelled children by (metric, labels): ``labels()`` takes a lock and builds a key on
+        # every call, and these run several times per request. Label values are bounded.
+        self._children: dict[tuple, Any] = {}
         self._db_refresh_seconds = db_refresh_seconds
         self._db_refreshed_at: float | None = None
         self._db_lock = asyncio.Lock()
 
+    def _child(self, metric, *labels: str):
+        key = (metric, labels)
+        if (child := self._children.get(key)) is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._child(self.http_requests, route, method, str(status)).inc()
+        self._child(self.http_duration, route).observe(seconds)
+
     # Observers handed to the provider registry (providers.registry.load_providers).
     def on_call(self, bank: str, method: str, outcome: str, seconds: float) -> None:
-        self.provider_calls.labels(bank, method, outcome).inc()
-        self.provider_duration.labels(bank, method).observe(seconds)
+        self._child(self.provider_calls, bank, method, outcome).inc()
+        self._child(self.provider_duration, bank, method).observe(seconds)
 
     def on_breaker_change(self, bank: str, state: str) -> None:
         if state in BREAKER_STATES:
@@ -172,10 +185,10 @@ class Metrics:
         self, name: str | None, kind: str, outcome: str, seconds: float, error_codes=()
     ) -> None:
         label = self.operation_label(name)
-        self.operations.labels(label, kind, outcome).inc()
-        self.operation_duration.labels(label, kind).observe(seconds)
+        self._child(self.operations, label, kind, outcome).inc()
+        self._child(self.operation_duration, label, kind).observe(seconds)
         for code in error_codes:
-            self.error_results.labels(code).inc()
+            self._child(self.error_results, code).inc()
 
     async def refresh(self, services: Services) -> None:
         """Re-read the database-derived gauges, at most once per ``db_refresh_seconds``."""

@@ -37,9 +37,12 @@ from api.logging_setup import request_id_var, user_id_var
 from api.observability import Metrics, RequestRecord, request_record_var
 from api.schema.context import Context
 from api.schema.extensions import INTERNAL_ERROR
+from api.services.lru import LRU
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+#: GET query strings longer than this are decoded every time instead of being kept.
+_GET_CACHE_MAX_LENGTH = 4096
 
 
 class RequestError(Exception):
@@ -111,6 +114,7 @@ class GraphQLApp(GraphQL):
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._persisted = persisted
+        self._get_cache: LRU[bytes, tuple[str | None, ...]] = LRU(1024)
         self._anonymous = anonymous
         self._metrics = metrics
         self._max_batch = max_batch
@@ -167,15 +171,12 @@ class GraphQLApp(GraphQL):
 
     async def _read(self, request: Request) -> dict | list:
         if request.method == "GET":
-            params = request.query_params
-            data: dict[str, Any] = {
-                "query": params.get("query"),
-                "operationName": params.get("operationName"),
-            }
-            for name in ("variables", "extensions"):
-                raw = params.get(name)
-                if raw:
-                    data[name] = _loads(raw, f"'{name}' is not valid JSON")
+            query, name, variables, extensions = self._get_params(request)
+            data: dict[str, Any] = {"query": query, "operationName": name}
+            if variables:
+                data["variables"] = _loads(variables, "'variables' is not valid JSON")
+            if extensions:
+                data["extensions"] = _loads(extensions, "'extensions' is not valid JSON")
             return data
         media = _media_type(request.headers.get("content-type"))
         if media != JSON:
@@ -193,6 +194,20 @@ class GraphQLApp(GraphQL):
         elif not isinstance(data, dict):
             raise RequestError(400, "the request body must be a JSON object")
         return data
+
+    def _get_params(self, request: Request) -> tuple[str | None, ...]:
+        """query, operationName, variables and extensions of a GET, as text.
+
+        Mini-programs repeat the same few persisted GETs; URL-decoding them is a good share
+        of answering one from cache, so the decoded strings are kept by the raw query string.
+        """
+        raw = request.scope.get("query_string", b"")
+        if (params := self._get_cache.get(raw)) is None:
+            qp = request.query_params
+            params = tuple(qp.get(k) for k in ("query", "operationName", "variables", "extensions"))
+            if len(raw) <= _GET_CACHE_MAX_LENGTH:
+                self._get_cache.put(raw, params)
+        return params
 
     @staticmethod
     def _check(item: object) -> tuple[str | None, str | None, dict | None, dict | None]:

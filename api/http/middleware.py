@@ -9,7 +9,6 @@ import time
 import uuid
 
 import orjson
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logging_setup import request_id_var, user_id_var
@@ -31,6 +30,14 @@ SECURITY_HEADERS = {
 # GraphiQL (dev only) is the one HTML page; everything else may load nothing at all.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
+
+_REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
+_DEFAULT_HEADERS_HTML = tuple(
+    (name.encode(), value.encode())
+    for name, value in (*SECURITY_HEADERS.items(), ("cache-control", "no-store"))
+)
+_DEFAULT_HEADERS = (*_DEFAULT_HEADERS_HTML, (b"content-security-policy", API_CSP.encode()))
+_HSTS_RAW = (b"strict-transport-security", HSTS.encode())
 
 
 def error_body(message: str, code: str) -> bytes:
@@ -69,6 +76,20 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.hsts = hsts
 
+    def _with_headers(self, raw: list, request_id: str) -> list:
+        """The response's headers plus the request id and the security headers it does not
+        set itself (one pass over raw headers: this runs on every response)."""
+        headers = [(n, v) for n, v in raw if n.lower() != _REQUEST_ID_RAW]
+        present = {n.lower() for n, _ in headers}
+        headers.append((_REQUEST_ID_RAW, request_id.encode("latin-1")))
+        html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+        for name, value in _DEFAULT_HEADERS_HTML if html else _DEFAULT_HEADERS:
+            if name not in present:
+                headers.append((name, value))
+        if self.hsts and _HSTS_RAW[0] not in present:
+            headers.append(_HSTS_RAW)
+        return headers
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
@@ -103,15 +124,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if not headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("content-security-policy", API_CSP)
-                headers.setdefault("cache-control", "no-store")
-                if self.hsts:
-                    headers.setdefault("strict-transport-security", HSTS)
+                message["headers"] = self._with_headers(message.get("headers") or [], request_id)
             await send(message)
 
         try:
@@ -127,8 +140,7 @@ class RequestContextMiddleware:
             route = scope.get("route")
             route_label = getattr(route, "path_format", None) or "unmatched"
             if self.metrics is not None:
-                self.metrics.http_requests.labels(route_label, scope["method"], str(status)).inc()
-                self.metrics.http_duration.labels(route_label).observe(seconds)
+                self.metrics.observe_http(route_label, scope["method"], status, seconds)
             level = logging.ERROR if status >= 500 else logging.INFO
             client = scope.get("client")
             access_log.log(

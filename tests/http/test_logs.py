@@ -8,7 +8,10 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from api import logging_setup
 from api.logging_setup import build_handler, logging_config, redact
 from tests.api.flow import User
 from tests.logscan import find_secrets
@@ -44,6 +47,31 @@ def test_redaction_keeps_what_operators_need():
     for line in kept:
         assert redact(line) == line
     assert redact("login code=081aBcDeFgHiJkLmNoPqRs2") == "login code=[REDACTED]"
+
+
+FRAGMENTS = [
+    *"0123456789 -:=.\"'ab",
+    "token", "code", "secret", "session_key", "verification code", "otp", "验证码",
+    "Bearer ", "bearer", "eyJ", "eyJhbGciOiJIUzI1NiJ9.", "1234", "6225 8801 3770 6655",
+    "6-2-2-5-8-8-0-1-3-7-7-0-6", "3000.00", "wdr_01HZ3Q", "127.0.0.1",
+]  # fmt: skip
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join))
+def test_the_quick_check_never_lets_a_secret_through(text):
+    """Text the one-scan check calls clean is text none of the patterns would change."""
+    if not logging_setup._MAYBE_SECRET.search(text):
+        full = text
+        for pattern in (
+            logging_setup._JWT,
+            logging_setup._BEARER,
+            logging_setup._SECRET_PAIR,
+            logging_setup._CODE_PAIR,
+            logging_setup._VERIFICATION,
+            logging_setup._CARD,
+        ):
+            assert not pattern.search(full), (pattern.pattern, text)
 
 
 @pytest.fixture
