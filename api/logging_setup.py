@@ -165,7 +165,7 @@ def build_handler(stream=None, fmt: str = "json") -> logging.Handler:
 def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` dictionary around :func:`build_handler`.
 
-    JSON lines come from python-json-logger (``time``, ``level``, ``logger``, ``message``,
+    JSON lines come from :class:`JsonLineFormatter` (``time``, ``level``, ``logger``, ``message``,
     ``request_id``, ``user_id`` and any ``extra`` fields). uvicorn's access log is left off:
     the request middleware writes one richer line per request instead.
     """
