@@ -7,8 +7,10 @@ operation runs as one ``BEGIN IMMEDIATE`` transaction (the write lock is taken b
 so a check and the insert it guards cannot interleave with another process), and
 ``(bank_code, request_id)`` is the primary key.
 
-SQLite is reached through the standard library in a worker thread (``asyncio.to_thread``) so
-the event loop never blocks on the file lock.
+SQLite is reached through the standard library on the event loop's thread: a transaction
+is a few statements on a local file, far cheaper than a hand-over to a worker thread. The
+loop never waits on the file lock, though: SQLite is told not to wait (``busy_timeout=0``),
+and a file another process is writing is tried again after an asynchronous pause.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -28,7 +29,6 @@ from providers.errors import ProviderError
 from providers.types import RepaymentType, WithdrawalState
 
 T = TypeVar("T")
-_SETUP_ATTEMPTS = 5
 
 #: The file, under the provider's data directory, shared by all sandbox banks.
 FILE_NAME = "sandbox-banks.sqlite3"
@@ -212,17 +212,30 @@ class Ledger:
         return [WithdrawalRow.from_sql(r) for r in rows]
 
 
+#: How long a call waits for another process to release the file's write lock.
+BUSY_WAIT_SECONDS = 30.0
+
+
+class _Busy(Exception):
+    """The file's write lock is held elsewhere; nothing was done."""
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(error) or "busy" in str(error)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 _FILE_LOCKS: dict[Path, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
 
 def _file_lock(path: Path) -> threading.Lock:
-    """The lock the stores of one file in this process take around each transaction.
+    """The lock the stores of one file in this process hold during each transaction.
 
-    SQLite lets one writer in at a time anyway. Left to SQLite, the banks of one process
-    would wait for each other in its busy handler, which sleeps 1, 2, 5, 10 ms and more
-    between tries: under load the banks' calls then cost tens of milliseconds of sleep.
-    Queued on a lock here they take turns at once. Other processes still wait in SQLite.
+    Stores on one event loop never meet on it (a transaction runs without pausing); it keeps
+    stores used from other threads (another loop) from interleaving on the file.
     """
     key = path.resolve()
     with _FILE_LOCKS_GUARD:
@@ -244,22 +257,39 @@ class SandboxStore:
         self.bank_code = bank_code
         self._connection: sqlite3.Connection | None = None
         self._closed = False
-        # One connection per bank instance, used by one worker thread at a time; and one
-        # transaction at a time per file in this process (see _file_lock).
+        # One connection per bank instance; one transaction at a time per file (_file_lock).
         self._lock = _file_lock(path)
 
     async def run(self, work: Callable[[Ledger], T]) -> T:
-        """Run ``work`` in one immediate transaction in a worker thread; commit unless it raises.
+        """Run ``work`` in one immediate transaction; commit unless it raises.
 
-        If the awaiting call is cancelled (a guard timeout), the transaction still completes:
-        like a real bank, the outcome is then unknown to the caller, not undone.
+        The transaction runs without pausing, so a cancelled call (a guard timeout) either
+        never started it or saw it complete: like a real bank, the outcome is then unknown
+        to the caller, not undone. While another process holds the file's write lock, the
+        call waits (asynchronously) up to :data:`BUSY_WAIT_SECONDS`.
         """
-        return await asyncio.to_thread(self._run, work)
+        pause, waited = 0.0005, 0.0
+        while True:
+            try:
+                return self._run(work)
+            except _Busy:
+                if waited >= BUSY_WAIT_SECONDS:
+                    raise sqlite3.OperationalError("database is locked") from None
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.02)
 
     def _run(self, work: Callable[[Ledger], T]) -> T:
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            raise _Busy
+        try:
             connection = self._connect()
-            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if _is_busy(error):
+                    raise _Busy from None
+                raise
             try:
                 result = work(Ledger(connection, self.bank_code))
             except CommitThenRaise as signal:
@@ -270,43 +300,38 @@ class SandboxStore:
                 raise
             connection.execute("COMMIT")
             return result
+        finally:
+            self._lock.release()
 
     def _connect(self) -> sqlite3.Connection:
         if self._closed:
             raise RuntimeError("the sandbox store is closed")
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Switching a new file to WAL needs a moment alone with it; when several processes
-            # open it at once, one may be told "locked" despite the busy timeout: retry.
-            for attempt in range(_SETUP_ATTEMPTS):
-                connection = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                try:
-                    connection.row_factory = sqlite3.Row
-                    connection.execute("PRAGMA busy_timeout = 30000")
+            # busy_timeout 0: the lock is waited for in run(), never on the loop. Setting up
+            # a new file (WAL, tables) needs the lock too: busy, it is tried again the same way.
+            connection = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            try:
+                connection.row_factory = sqlite3.Row
+                if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     connection.execute("PRAGMA journal_mode = WAL")
-                    # WAL with NORMAL survives any crash of the process (what the crash tests
-                    # do); only a power cut could lose the last commits. Durable enough for a
-                    # simulator, and it spares an fsync on every call.
-                    connection.execute("PRAGMA synchronous = NORMAL")
-                    connection.executescript(_SCHEMA)
-                except sqlite3.OperationalError:
-                    connection.close()
-                    if attempt == _SETUP_ATTEMPTS - 1:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                self._connection = connection
-                break
-        assert self._connection is not None
+                # WAL with NORMAL survives any crash of the process (what the crash tests
+                # do); only a power cut could lose the last commits. Durable enough for a
+                # simulator, and it spares an fsync on every call.
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.executescript(_SCHEMA)
+            except sqlite3.OperationalError as error:
+                connection.close()
+                if _is_busy(error):
+                    raise _Busy from None
+                raise
+            self._connection = connection
         return self._connection
 
     async def aclose(self) -> None:
         """Close the file (idempotent)."""
-        await asyncio.to_thread(self._close)
-
-    def _close(self) -> None:
         with self._lock:
             self._closed = True
             if self._connection is not None:

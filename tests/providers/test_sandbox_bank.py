@@ -439,3 +439,34 @@ async def test_two_real_processes_submitting_the_same_ids_make_one_withdrawal_ea
         cash_advance_share=bank.data.cash_advance_share,
     ).cash_advance_limit
     assert offer.available_limit == limit - 20 * Decimal("100.00")
+
+
+async def test_a_file_locked_by_another_process_is_waited_for_without_stopping_the_loop(
+    open_bank, tmp_path
+):
+    import sqlite3
+
+    from providers.sandbox.store import FILE_NAME
+
+    bank = open_bank("CEB")
+    credit, _ = await cards(bank, ALICE)  # the file exists, in WAL
+    other = sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing, for as long as it likes
+    offer = asyncio.ensure_future(bank.get_offer(ALICE, credit))
+    ticks = 0
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not offer.done() and ticks == 20  # it waits, and the loop runs meanwhile
+    other.execute("COMMIT")
+    other.close()
+    assert (await asyncio.wait_for(offer, 2)).available_limit > 0
+
+
+def test_bank_references_never_look_like_card_numbers():
+    from providers.sandbox.bank import _bank_reference
+    from providers.scrub import contains_card_number
+
+    references = {_bank_reference("CEB", f"wdr_{n}") for n in range(20_000)}
+    assert len(references) == 20_000
+    assert not [r for r in references if contains_card_number(r)]
