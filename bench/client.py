@@ -47,8 +47,8 @@ def sha256(text: str) -> str:
 class Api:
     """A GraphQL client for preparation (not for load)."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=60)
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.http = httpx.AsyncClient(base_url=url, timeout=60, transport=transport)
 
     async def __aenter__(self) -> Api:
         return self
