@@ -136,7 +136,9 @@ class Quotes:
         self._banks = banks
         self._cards = cards
         self._ttl = ttl
-        self._recent: LRU[str, QuoteView] = LRU(10_000)  # quotes never change once written
+        # Quotes never change once written. A quote is used minutes after it is made, if at
+        # all, and holds a schedule and a disclosure text (about 4 KB): keep the recent ones.
+        self._recent: LRU[str, QuoteView] = LRU(1_000)
 
     async def create(
         self,
@@ -220,7 +222,7 @@ class Quotes:
         # A plain insert: the ORM's unit of work (model validation, flush) cost more than the
         # statement itself, and nothing here needs it.
         async with self._db.write() as session:
-            await session.execute(_INSERT, values)
+            await session.exec(_INSERT, params=values)
         return self._recent.put(values["id"], quote_view(SimpleNamespace(**values)))
 
     async def get(self, account: Account, quote_id: str) -> QuoteView:
