@@ -2,9 +2,12 @@
 
 On SQLite, writes go through one connection that starts every transaction with
 ``BEGIN IMMEDIATE``: SQLite allows one writer at a time, and taking the write lock up front
-lets ``busy_timeout`` queue writers (other processes included) instead of failing a
-transaction that tried to upgrade a read lock. Reads use a separate pool and never block on
-the writer (WAL). On PostgreSQL both are the same pooled engine.
+lets writers wait their turn (other processes included) instead of failing a transaction that
+tried to upgrade a read lock. That connection runs on the event loop's thread
+(``db.sqlite_inline``): a write transaction costs no hop to a driver thread, and while another
+process holds the lock the writer waits with ``asyncio.sleep``, up to ``sqlite_busy_timeout_ms``.
+Reads use a separate aiosqlite pool and never block on the writer (WAL). On PostgreSQL both
+are the same pooled engine.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from db import sqlite_inline
 
 
 @dataclass(frozen=True)
@@ -61,22 +66,43 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: boo
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> AsyncEngine:
-    """An engine for ``url``; on SQLite ``writer`` selects the single write connection."""
+def create_engine(
+    url: str, options: EngineOptions, *, writer: bool = False, inline: bool | None = None
+) -> AsyncEngine:
+    """An engine for ``url``; on SQLite ``writer`` selects the single write connection.
+
+    On SQLite, ``inline`` (default: the writer) runs the engine's statements on the event
+    loop's thread (``db.sqlite_inline``) rather than on aiosqlite's worker threads.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        inline = writer if inline is None else inline
+        busy_timeout_ms = options.sqlite_busy_timeout_ms
+        if inline:
+            # The URL's own connect arguments, as the dialect reads them for aiosqlite.
+            async def connect() -> sqlite_inline.Connection:
+                args, kwargs = engine.dialect.create_connect_args(engine.url)
+                return await sqlite_inline.connect(
+                    *args, busy_timeout=busy_timeout_ms / 1000, **kwargs
+                )
+
+            driver = {"async_creator": connect}
+        else:
+            driver = {"connect_args": {"timeout": busy_timeout_ms / 1000}}
         # Readers run in autocommit: each statement is atomic on its own, and skipping
-        # BEGIN and the rollback on return saves two round trips to the driver's thread on
-        # every read. Writers take the write lock up front (BEGIN IMMEDIATE).
+        # BEGIN and the rollback on return saves two round trips to the driver on every
+        # read. Writers take the write lock up front (BEGIN IMMEDIATE).
         engine = create_async_engine(
             url,
             pool_size=1 if writer else max(2, options.pool_size),
             max_overflow=0,
             pool_timeout=options.pool_timeout,
             pool_reset_on_return="rollback" if writer else None,
-            connect_args={"timeout": options.sqlite_busy_timeout_ms / 1000},
+            **driver,
         )
-        _sqlite_pragmas(engine, options.sqlite_busy_timeout_ms, immediate=writer)
+        # Inline connections must never sleep in SQLite's busy handler (it would stop the
+        # loop): they wait for locks in db.sqlite_inline, up to the same timeout.
+        _sqlite_pragmas(engine, 0 if inline else busy_timeout_ms, immediate=writer)
         return engine
     return create_async_engine(
         url,
