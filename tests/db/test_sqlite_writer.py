@@ -1,0 +1,223 @@
+"""SQLite's writer runs on the event loop's thread and waits for the write lock without
+blocking the loop: another process holding the lock delays a write, never the other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Numeric, literal, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import select
+
+from db.engine import Database, EngineOptions
+from db.models import Bank
+from db.types import MoneyCents, UTCDateTime
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.skipif(bool(PG_URL), reason="SQLite's writer only")
+
+# Another process that takes SQLite's write lock and keeps it until its stdin closes.
+HOLDER = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+connection.execute("COMMIT")
+"""
+
+
+@contextmanager
+def write_lock_held(database_url: str):
+    """Another process holds the database's write lock until the block ends."""
+    path = make_url(database_url).database
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+class Ticker:
+    """Counts the loop's turns meanwhile: the longest gap shows whether anything blocked it."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.longest_gap = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.002)
+            now = time.perf_counter()
+            self.longest_gap = max(self.longest_gap, now - last)
+            self.ticks += 1
+            last = now
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._task.cancel()
+
+
+def a_bank(code: str) -> Bank:
+    return Bank(
+        code=code,
+        name=code,
+        name_en=code,
+        short_name=code,
+        logo_url="",
+        brand_color="#000000",
+        tagline="",
+    )
+
+
+async def bank_codes(db: Database) -> set[str]:
+    async with db.read() as session:
+        return set((await session.exec(select(Bank.code))).all())
+
+
+@pytest.fixture
+async def database(database_url):
+    databases = []
+
+    def open_database(busy_timeout_ms: int = 5000) -> Database:
+        db = Database(database_url, EngineOptions(sqlite_busy_timeout_ms=busy_timeout_ms))
+        databases.append(db)
+        return db
+
+    yield open_database
+    for db in databases:
+        await db.dispose()
+
+
+async def test_writes_run_on_the_loops_thread(database):
+    db = database()
+    threads = set()
+
+    async with db.writer.connect() as connection:
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.create_function(
+            "thread_id", 0, lambda: threads.add(threading.get_ident()) or 1
+        )
+    async with db.write() as session:
+        await session.exec(text("SELECT thread_id()"))
+    assert threads == {threading.get_ident()}
+
+
+async def test_write_waits_for_another_process_without_blocking_the_loop(database):
+    db = database()
+    with write_lock_held(db.url), Ticker() as ticker:
+
+        async def write() -> None:
+            async with db.write() as session:
+                session.add(a_bank("WAITED"))
+
+        waiting = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "wrote while another process held the write lock"
+        # Reads do not wait for the writer (WAL), and the loop kept turning.
+        assert "WAITED" not in await bank_codes(db)
+        assert ticker.ticks > 50
+        assert ticker.longest_gap < 0.1, f"the loop stood still for {ticker.longest_gap:.3f} s"
+    # The lock is free now: the waiting write goes through.
+    await asyncio.wait_for(waiting, 5)
+    assert "WAITED" in await bank_codes(db)
+
+
+async def test_write_gives_up_after_the_busy_timeout(database):
+    db = database(busy_timeout_ms=300)
+    with write_lock_held(db.url), Ticker() as ticker:
+        started = time.perf_counter()
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with db.write() as session:
+                session.add(a_bank("NEVER"))
+        waited = time.perf_counter() - started
+        assert 0.3 <= waited < 2.0
+        assert ticker.longest_gap < 0.1, f"the loop stood still for {ticker.longest_gap:.3f} s"
+    # The writer's connection is fine afterwards.
+    async with db.write() as session:
+        session.add(a_bank("LATER"))
+    assert {"LATER"} <= await bank_codes(db) and "NEVER" not in await bank_codes(db)
+
+
+async def test_a_write_cancelled_while_waiting_leaves_the_writer_usable(database):
+    db = database()
+    with write_lock_held(db.url):
+
+        async def write() -> None:
+            async with db.write() as session:
+                session.add(a_bank("CANCELLED"))
+
+        waiting = asyncio.create_task(write())
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    async with db.write() as session:
+        session.add(a_bank("AFTER"))
+    codes = await bank_codes(db)
+    assert "AFTER" in codes and "CANCELLED" not in codes
+
+
+async def test_errors_and_rollback_are_the_drivers(database):
+    db = database()
+    async with db.write() as session:
+        session.add(a_bank("DUP"))
+    with pytest.raises(IntegrityError, match="UNIQUE constraint failed"):
+        async with db.write() as session:
+            session.add(a_bank("DUP"))
+    with pytest.raises(RuntimeError):
+        async with db.write() as session:
+            session.add(a_bank("ROLLED"))
+            await session.flush()
+            raise RuntimeError("undo")
+    assert "ROLLED" not in await bank_codes(db)
+
+
+async def test_pragmas_and_types_are_the_readers(database):
+    """The writer's connection (inline) and a reader's (aiosqlite) behave alike."""
+    db = database()
+    stamp = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    query = select(
+        literal(Decimal("12.34"), MoneyCents),
+        literal(stamp, UTCDateTime),
+        literal(Decimal("1.50"), Numeric(10, 2)),
+        literal("文字"),
+    )
+    names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+    seen = {}
+    for name, session_of in (("writer", db.write), ("reader", db.read)):
+        async with session_of() as session:
+            pragmas = {n: (await session.exec(text(f"PRAGMA {n}"))).scalar() for n in names}
+            seen[name] = (pragmas, tuple((await session.exec(query)).one()))
+    writer, reader = seen["writer"], seen["reader"]
+    assert writer[1] == reader[1] == (Decimal("12.34"), stamp, Decimal("1.50"), "文字")
+    # busy_timeout 0: the writer waits for locks in asyncio, never in SQLite's busy handler.
+    assert writer[0] == reader[0] | {"busy_timeout": 0}
+    assert writer[0] == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 1,
+        "busy_timeout": 0,
+    }
