@@ -138,23 +138,23 @@ async def test_write_waits_for_another_process_without_blocking_the_loop(databas
         assert not waiting.done(), "wrote while another process held the write lock"
         # Reads do not wait for the writer (WAL), and the loop kept turning.
         assert "WAITED" not in await bank_codes(db)
-        assert ticker.ticks > 50
-        assert ticker.longest_gap < 0.1, f"the loop stood still for {ticker.longest_gap:.3f} s"
+        assert ticker.ticks > 20
+        assert ticker.longest_gap < 0.25, f"the loop stood still for {ticker.longest_gap:.3f} s"
     # The lock is free now: the waiting write goes through.
     await asyncio.wait_for(waiting, 5)
     assert "WAITED" in await bank_codes(db)
 
 
 async def test_write_gives_up_after_the_busy_timeout(database):
-    db = database(busy_timeout_ms=300)
+    db = database(busy_timeout_ms=500)
     with write_lock_held(db.url), Ticker() as ticker:
         started = time.perf_counter()
         with pytest.raises(OperationalError, match="database is locked"):
             async with db.write() as session:
                 session.add(a_bank("NEVER"))
         waited = time.perf_counter() - started
-        assert 0.3 <= waited < 2.0
-        assert ticker.longest_gap < 0.1, f"the loop stood still for {ticker.longest_gap:.3f} s"
+        assert 0.5 <= waited < 2.5
+        assert ticker.longest_gap < 0.25, f"the loop stood still for {ticker.longest_gap:.3f} s"
     # The writer's connection is fine afterwards.
     async with db.write() as session:
         session.add(a_bank("LATER"))
