@@ -18,11 +18,18 @@ mode a transaction that holds the write lock (``BEGIN IMMEDIATE``) waits for no 
 
 What remains on the loop is SQLite's own work: a statement holds the loop while it runs, so
 this suits short statements (one connection that writes small transactions), not long scans.
+One piece of SQLite's work is moved off it: the checkpoint that copies the write-ahead log
+into the database file (with an fsync) and which SQLite would otherwise run inside a commit
+now and then, stalling the loop for tens of milliseconds. Connections here turn that off
+(``wal_autocheckpoint=0``) and, every :data:`CHECKPOINT_EVERY` commits, run a passive
+checkpoint from a worker thread on a connection of its own; it never blocks readers or writers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
@@ -32,6 +39,10 @@ from typing import Any
 #: most write transactions last a millisecond or two; then doubling, up to the longest.
 FIRST_PAUSE = 0.0005
 LONGEST_PAUSE = 0.02
+#: Commits between two checkpoints of the write-ahead log, each run on a worker thread.
+CHECKPOINT_EVERY = 200
+
+log = logging.getLogger("cardcash.db")
 
 
 def is_busy(error: BaseException) -> bool:
@@ -44,7 +55,22 @@ async def connect(database: str, *, busy_timeout: float, **kwargs: Any) -> Conne
     """Open ``database`` with ``sqlite3.connect(**kwargs)``; ``busy_timeout`` is in seconds."""
     # SQLite's busy handler sleeps in the calling thread, which is the loop's: never let it.
     kwargs["timeout"] = 0
-    return Connection(sqlite3.connect(database, **kwargs), busy_timeout)
+    connection = sqlite3.connect(database, **kwargs)
+    connection.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
+    return Connection(connection, busy_timeout, lambda: _checkpoint(database, kwargs))
+
+
+def _checkpoint(database: str, kwargs: dict[str, Any]) -> None:
+    """Copy what the write-ahead log holds into the database file, as far as readers allow.
+
+    Runs on a worker thread with a connection of its own; PASSIVE waits for nobody.
+    """
+    try:
+        options = kwargs | {"timeout": 0, "check_same_thread": True}
+        with contextlib.closing(sqlite3.connect(database, **options)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as error:  # the next one tries again; the log only grows meanwhile
+        log.warning("checkpoint of the SQLite write-ahead log failed: %s", error)
 
 
 class _RunNow:
@@ -69,10 +95,18 @@ class Connection:
 
     _tx = _RunNow()
 
-    def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        busy_timeout: float,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         #: ``None`` once closed; SQLAlchemy's adapter reads it, as aiosqlite's.
         self._connection: sqlite3.Connection | None = connection
         self.busy_timeout = busy_timeout
+        self._checkpoint = checkpoint
+        self._commits = 0
+        self.checkpointing: asyncio.Future | None = None
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -112,6 +146,14 @@ class Connection:
 
     async def commit(self) -> None:
         await self._retrying(self._conn.commit, retry=True)
+        self._commits += 1
+        if (
+            self._commits >= CHECKPOINT_EVERY
+            and self._checkpoint is not None
+            and (self.checkpointing is None or self.checkpointing.done())
+        ):
+            self._commits = 0
+            self.checkpointing = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
 
     async def rollback(self) -> None:
         self._conn.rollback()

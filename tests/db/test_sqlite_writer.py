@@ -5,6 +5,7 @@ blocking the loop: another process holding the lock delays a write, never the ot
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -221,3 +222,29 @@ async def test_pragmas_and_types_are_the_readers(database):
         "synchronous": 1,
         "busy_timeout": 0,
     }
+
+
+async def test_the_write_ahead_log_is_checkpointed_off_the_loop(database):
+    """The writer never checkpoints inside a commit (that would stall the loop); a worker
+    thread does it every CHECKPOINT_EVERY commits, so the log does not grow without end."""
+    from db import sqlite_inline
+
+    db = database()
+    path = make_url(db.url).database
+    async with db.writer.connect() as connection:
+        raw = await connection.get_raw_connection()
+        inline = raw.driver_connection
+        assert (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+    async with db.write() as session:
+        await session.exec(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+    commits = 12 * sqlite_inline.CHECKPOINT_EVERY
+    for _ in range(commits):
+        async with db.write() as session:
+            await session.exec(text("INSERT INTO filler (body) VALUES (:b)"), params={"b": "x" * 3000})
+        if inline.checkpointing is not None:
+            await inline.checkpointing  # let each one finish, as an idle moment would
+    # Every commit adds at least one 4 KB page to the log: unchecked it would hold them all.
+    wal = await asyncio.to_thread(os.path.getsize, f"{path}-wal")
+    assert wal < commits * 4096 / 2, wal
+    async with db.read() as session:
+        assert (await session.exec(text("SELECT count(*) FROM filler"))).one()[0] == commits
