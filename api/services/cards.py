@@ -88,6 +88,7 @@ class Cards:
         self._known: LRU[str, CardView] = LRU(50_000)
         # user id → (reuse until, on the monotonic clock; the user's cards)
         self._lists: LRU[str, tuple[float, tuple[CardView, ...]]] = LRU(10_000)
+        self._loading: dict[str, asyncio.Future] = {}
 
     async def list(self, account: Account, kind: CardKind) -> list[CardView]:
         """The user's cards of ``kind`` at the banks usable on their channel."""
@@ -105,16 +106,27 @@ class Cards:
         while. Cards only change when a bank is asked again, which ``refresh_seconds`` already
         spaces out, so this adds at most ``_LIST_REUSE_SECONDS`` to how old a list can be.
         """
-        now = time.monotonic()
-        if (cached := self._lists.get(account.id)) is not None and cached[0] > now:
+        if (cached := self._lists.get(account.id)) is not None and cached[0] > time.monotonic():
             return cached[1]
-        cards, seen = await self._read_all(account.id)
-        if stale := await self._stale_banks(account, seen):
-            await asyncio.gather(*(self._sync_once(account, code) for code in stale))
+        # The resolvers of one page (credit and debit cards, offers) ask at the same moment:
+        # one of them reads (and asks the banks), the others wait for its answer.
+        if (pending := self._loading.get(account.id)) is not None:
+            if (cards := await asyncio.shield(pending)) is not None:
+                return cards
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._loading[account.id] = future
+        cards = None
+        try:
             cards, seen = await self._read_all(account.id)
-        reuse = min(self._refresh.total_seconds(), _LIST_REUSE_SECONDS)
-        self._lists.put(account.id, (time.monotonic() + reuse, cards))
-        return cards
+            if stale := await self._stale_banks(account, seen):
+                await asyncio.gather(*(self._sync_once(account, code) for code in stale))
+                cards, seen = await self._read_all(account.id)
+            reuse = min(self._refresh.total_seconds(), _LIST_REUSE_SECONDS)
+            self._lists.put(account.id, (time.monotonic() + reuse, cards))
+            return cards
+        finally:
+            self._loading.pop(account.id, None)
+            future.set_result(cards)  # None after a failure: the others try for themselves
 
     async def _read_all(self, user_id: str) -> tuple[tuple[CardView, ...], dict[str, datetime]]:
         """The user's cards in the order first seen, and when each bank last reported them."""
