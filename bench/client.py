@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -92,6 +93,19 @@ class Api:
         if result["__typename"] != "Quote":
             raise RuntimeError(f"quote refused: {result}")
         return result
+
+
+def withdrawal_input(quote: dict, debit_card_id: str, purpose: str = "CONSUMPTION") -> dict:
+    """createWithdrawal's variables for ``quote``, with a fresh idempotency key."""
+    return {
+        "input": {
+            "quoteId": quote["id"],
+            "debitCardId": debit_card_id,
+            "purpose": purpose,
+            "acceptedDisclosureVersion": quote["disclosure"]["version"],
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+    }
 
 
 async def bounded(limit: int, jobs: list[Callable[[], Awaitable[T]]]) -> list[T]:

@@ -255,16 +255,7 @@ async def _quotes(url: str, users: int, per_user: int, prefix: str) -> list[Req]
         quotes = await bounded(12, [lambda j=j: api.quote(j[0], "CEB", j[1]) for j in jobs])
     reqs = []
     for (token, _, debit), quote in zip(jobs, quotes, strict=True):
-        variables = {
-            "input": {
-                "quoteId": quote["id"],
-                "debitCardId": debit,
-                "purpose": "CONSUMPTION",
-                "acceptedDisclosureVersion": quote["disclosure"]["version"],
-                "idempotencyKey": str(uuid.uuid4()),
-            }
-        }
-        reqs.append(graphql_post(client.CREATE, variables, token))
+        reqs.append(graphql_post(client.CREATE, client.withdrawal_input(quote, debit), token))
     return reqs
 
 
@@ -628,17 +619,7 @@ def figure_7(report: Report, seconds: float, rounds: int, total: int = 100_000) 
                         for _ in range(3):
                             quote = await api.quote(t, "NBBANK", credit["NBBANK"])
                             await api.q(
-                                client.CREATE,
-                                {
-                                    "input": {
-                                        "quoteId": quote["id"],
-                                        "debitCardId": debit,
-                                        "purpose": "TRAVEL",
-                                        "acceptedDisclosureVersion": quote["disclosure"]["version"],
-                                        "idempotencyKey": str(uuid.uuid4()),
-                                    }
-                                },
-                                t,
+                                client.CREATE, client.withdrawal_input(quote, debit, "TRAVEL"), t
                             )
                 apq, _ = apq_requests(app.url, client.CATALOG)
                 mix: list[Req] = []

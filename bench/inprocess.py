@@ -22,7 +22,6 @@ import shutil
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -132,15 +131,7 @@ async def cardcash(workdir: Path, n: int, concurrency: int) -> None:
             async def prepared(i: int) -> tuple[str, dict]:
                 token, card, debit = users[i % len(users)]
                 made = await api.quote(token, "CEB", card)
-                return token, {
-                    "input": {
-                        "quoteId": made["id"],
-                        "debitCardId": debit,
-                        "purpose": "CONSUMPTION",
-                        "acceptedDisclosureVersion": made["disclosure"]["version"],
-                        "idempotencyKey": str(uuid.uuid4()),
-                    }
-                }
+                return token, client.withdrawal_input(made, debit)
 
             requests = [await prepared(i) for i in range(3 * n)]
             refused = []
