@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import func, select
 
 from api.app import create_app
-from api.services.sessions import SessionTokens
+from api.services import sessions
+from api.services.sessions import InvalidSession, SessionTokens
 from api.settings import Settings
 from db.models import User
 from tests.channels.fake_wechat import FakeWeChat
@@ -110,6 +111,21 @@ async def test_expired_token_is_unauthenticated(client, app):
     body = await gql(client, VIEWER, headers=bearer(token))
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "expired" in body["errors"][0]["message"]
+
+
+def test_a_token_checked_once_is_remembered_until_it_expires(monkeypatch):
+    tokens = SessionTokens(b"k" * 32, timedelta(minutes=5))
+    token, expires_at = tokens.issue("usr_1", "WECHAT")
+    first = tokens.verify(token)
+    assert first.user_id == "usr_1" and first.expires_at == expires_at
+    assert tokens.verify(token) is first  # not decoded again
+    monkeypatch.setattr(sessions.time, "time", lambda: expires_at.timestamp())
+    with pytest.raises(InvalidSession, match="expired"):
+        tokens.verify(token)
+    head, payload, signature = token.split(".")
+    other = ("A" if signature[0] != "A" else "B") + signature[1:]
+    with pytest.raises(InvalidSession, match="invalid"):  # one character off is another token
+        tokens.verify(f"{head}.{payload}.{other}")
 
 
 async def test_token_for_the_other_channel_is_refused(client, app):
