@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.schema.auth import viewer_account
-from api.schema.offers import OfferResult, offer_loader
+from api.schema.offers import OfferResult, offer_loader, prefetch_offers
 from api.services import catalog as domain
 
 
@@ -31,6 +31,9 @@ class BankAvailability(Enum):
     SUSPENDED = strawberry.enum_value(
         "SUSPENDED", description="Temporarily withdrawn; not listed on the channel."
     )
+
+
+NOT_FETCHED = object()
 
 
 @strawberry.type(description="A bank offering credit-card cash advances on a channel.")
@@ -59,11 +62,20 @@ class Bank:
         "option with its APR. Null when not signed in. Offers of all banks on a page are "
         "fetched at once; a bank that fails gives its error, not a failed page."
     )
-    async def offer(self, info: Info) -> OfferResult | None:
+    def offer(self, info: Info) -> OfferResult | None:
+        # Fetched with the page's list of banks when there was one (see resolve_banks): a
+        # plain value then, which GraphQL completes without a coroutine per bank.
+        if self._offer is not NOT_FETCHED:
+            return self._offer
+        return self._load_offer(info)  # type: ignore[return-value]  # awaited by GraphQL
+
+    async def _load_offer(self, info: Info) -> OfferResult | None:
         account = await viewer_account(info)
         if account is None:
             return None
         return await offer_loader(info, account).load(self.code)
+
+    _offer: strawberry.Private[object] = NOT_FETCHED
 
     @classmethod
     def from_listing(cls, b: domain.BankListing) -> Bank:
@@ -88,7 +100,9 @@ ChannelArg = Annotated[Channel, strawberry.argument(description="The channel to 
 
 async def resolve_banks(info: Info, channel: ChannelArg) -> list[Bank]:
     listings = await info.context.services.catalog.banks(domain.Channel(channel.value))
-    return [Bank.from_listing(b) for b in listings]
+    banks = [Bank.from_listing(b) for b in listings]
+    await prefetch_offers(info, banks)
+    return banks
 
 
 async def resolve_bank(

@@ -7,14 +7,17 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
+from api.schema.auth import viewer_account
 from api.schema.errors import BankError, CardError, error_member
 from api.schema.money import ZERO, Money
 from api.schema.scalars import Decimal
 from api.services.accounts import Account
-from api.services.banks import OfferView
+from api.services.banks import OfferView, RepaymentOptionView
 from api.services.errors import DomainError
 from providers import CardKind
 
@@ -74,21 +77,6 @@ class CashAdvanceOffer:
     @classmethod
     def of(cls, view: OfferView) -> CashAdvanceOffer:
         offer = view.offer
-        options = []
-        for o in view.options:
-            sm, inst = o.single_month, o.installment
-            options.append(
-                RepaymentOption(
-                    repayment_type=RepaymentType(o.repayment_type.value),
-                    periods=o.periods,
-                    apr=o.apr,
-                    representative_amount=Money.cny(o.representative_amount),
-                    monthly_fee_rate=inst.monthly_fee_rate if inst else None,
-                    daily_interest_rate=sm.daily_interest_rate if sm else None,
-                    fee_rate=sm.fee_rate if sm else None,
-                    min_fee=Money.cny(sm.min_fee) if sm else None,
-                )
-            )
         return cls(
             bank_code=view.bank_code,
             credit_card_id=strawberry.ID(view.credit_card_id),
@@ -97,16 +85,85 @@ class CashAdvanceOffer:
             min_amount=Money.cny(offer.min_amount),
             max_amount=Money.cny(offer.max_amount),
             daily_remaining=Money.cny(offer.daily_remaining),
-            repayment_options=options,
+            repayment_options=_options(view.options),
             platform_fee=Money.cny(ZERO),
             arrival_description=offer.arrival_description,
         )
+
+
+# A bank prices every customer alike and the service computes each bank's options once a day
+# (the same tuple each time): their GraphQL objects are made once per tuple too. They are
+# never changed after, so every page may share them.
+_OPTIONS: dict[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = {}
+
+
+def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, ...]:
+    made = _OPTIONS.get(id(views))
+    if made is not None and made[0] is views:
+        return made[1]
+    options = []
+    for o in views:
+        sm, inst = o.single_month, o.installment
+        options.append(
+            RepaymentOption(
+                repayment_type=RepaymentType(o.repayment_type.value),
+                periods=o.periods,
+                apr=o.apr,
+                representative_amount=Money.cny(o.representative_amount),
+                monthly_fee_rate=inst.monthly_fee_rate if inst else None,
+                daily_interest_rate=sm.daily_interest_rate if sm else None,
+                fee_rate=sm.fee_rate if sm else None,
+                min_fee=Money.cny(sm.min_fee) if sm else None,
+            )
+        )
+    if len(_OPTIONS) >= 256:
+        _OPTIONS.clear()
+    # The entry holds ``views`` itself, so its id cannot be reused by another tuple.
+    made = _OPTIONS[id(views)] = (views, tuple(options))
+    return made[1]
 
 
 OfferResult = Annotated[
     CashAdvanceOffer | BankError | CardError,
     strawberry.union("OfferResult", description="The offer, or why there is none."),
 ]
+
+
+def _selects(selections: list[Selection], name: str) -> bool:
+    """Whether ``selections`` (fragments included, @skip and @include honoured) ask for
+    ``name``."""
+    for selection in selections:
+        directives = selection.directives
+        if directives.get("skip", {}).get("if") or not directives.get("include", {}).get(
+            "if", True
+        ):
+            continue
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                return True
+        elif _selects(selection.selections, name):
+            return True
+    return False
+
+
+async def prefetch_offers(info: Info, banks: list) -> None:
+    """Fetch the offers of a page's banks together with the list, when the page asks for them.
+
+    Each bank's ``offer`` is then a plain value: no coroutine, loader call and task per bank.
+    Without a viewer, or with a token that is refused, nothing is fetched here and each
+    ``offer`` answers for itself as before (null, or its UNAUTHENTICATED error).
+    """
+    if not banks or not _selects(info.selected_fields[0].selections, "offer"):
+        return
+    try:
+        account = await viewer_account(info)
+    except GraphQLError:
+        return
+    if account is None:
+        return
+    offers = await offer_loader(info, account).load_many([b.code for b in banks])
+    for bank, offer in zip(banks, offers, strict=True):
+        bank._offer = offer
 
 
 def offer_loader(info: Info, account: Account) -> DataLoader:

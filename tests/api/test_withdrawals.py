@@ -10,6 +10,7 @@ from sqlmodel import func, select
 
 from db.models import Quote, Withdrawal, WithdrawalEvent
 from tests.api.flow import User
+from tests.conftest import gql
 
 OFFERS = """{ banks(channel: ALIPAY) { code usable offer {
   __typename
@@ -51,6 +52,66 @@ async def test_offers_page(client):
     assert offers["HXBANK"]["code"] == "BANK_NOT_AVAILABLE"
     anonymous = (await user.client.post("/graphql", json={"query": OFFERS})).json()
     assert {b["offer"] is None for b in anonymous["data"]["banks"]} == {True}
+
+
+def offer_calls(app) -> float:
+    registry = app.state.metrics.registry
+    return sum(
+        registry.get_sample_value(
+            "cardcash_provider_calls_total", {"bank": b, "method": "get_offer", "outcome": "ok"}
+        )
+        or 0
+        for b in ("NBBANK", "CEB", "SPABANK")
+    )
+
+
+OFFER = "{ __typename ... on CashAdvanceOffer { bankCode availableLimit { amount } } ... on Error { code } }"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        q.replace("OFFER", OFFER)
+        for q in (
+            "{ banks(channel: ALIPAY) { code offer OFFER } }",
+            "{ banks(channel: ALIPAY) { code ...B } } fragment B on Bank { offer OFFER }",
+            "{ banks(channel: ALIPAY) { code ... on Bank { o: offer OFFER } } }",
+            "query($yes: Boolean!) { banks(channel: ALIPAY) { code offer @include(if: $yes) OFFER } }",
+            '{ banks(channel: ALIPAY) { code offer OFFER } bank(code: "CEB", channel: ALIPAY) { offer OFFER } }',
+        )
+    ],
+    ids=["plain", "fragment", "inline-alias", "include", "with-bank"],
+)
+async def test_a_page_asks_each_bank_for_its_offer_once(client, app, query):
+    user = await User.sign_in(client, "olga")
+    await user.q(OFFERS)  # the first page also fetches the cards
+    before = offer_calls(app)
+    body = await user.q(query, {"yes": True})
+    assert "errors" not in body, body
+    offers = {b["code"]: b.get("offer") or b.get("o") for b in body["data"]["banks"]}
+    assert offers["CEB"]["__typename"] == "CashAdvanceOffer"
+    assert offers["HXBANK"]["code"] == "BANK_NOT_AVAILABLE"
+    if "bank" in body["data"]:
+        assert body["data"]["bank"]["offer"] == offers["CEB"]
+    assert offer_calls(app) - before == 3  # the three usable banks, once each
+
+
+async def test_a_page_that_skips_the_offer_asks_no_bank(client, app):
+    user = await User.sign_in(client, "pat")
+    await user.q(OFFERS)
+    before = offer_calls(app)
+    query = "query($no: Boolean!) { banks(channel: ALIPAY) { code offer @skip(if: $no) { __typename } } }"
+    body = await user.q(query, {"no": True})
+    assert all("offer" not in b for b in body["data"]["banks"]), body
+    assert offer_calls(app) == before
+
+
+async def test_a_refused_token_still_lists_the_banks(client):
+    body = await gql(client, OFFERS, headers={"Authorization": "Bearer not-a-token"})
+    banks = body["data"]["banks"]
+    assert len(banks) >= 3 and all(b["offer"] is None for b in banks)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UNAUTHENTICATED"}
+    assert len(body["errors"]) == len(banks)
 
 
 async def test_quote_adds_up_and_discloses(client, app):
