@@ -18,9 +18,13 @@ class UnparsableDecimal:
 
 
 def _serialize(value: decimal.Decimal) -> str:
+    text = str(value)
+    if text[-3:-2] == "." and "E" not in text:  # two decimals already: every amount of money
+        return text
     if value == value.to_integral_value() or abs(value.as_tuple().exponent) <= 2:
         return f"{value:.2f}"
-    return format(value.normalize(), "f")
+    # Trailing zeros dropped by hand: normalize() would round to the context's 28 digits.
+    return format(value, "f").rstrip("0")
 
 
 def _parse(value: object) -> decimal.Decimal | UnparsableDecimal:

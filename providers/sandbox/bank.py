@@ -135,10 +135,7 @@ class SandboxBank(BankProvider):
         known = self._credit_card(customer, card_ref)
         now = self._now()
         held, drawn = await self._run(
-            lambda ledger: (
-                ledger.held_on_card(card_ref),
-                ledger.drawn_on_day(card_ref, self._business_date(now)),
-            )
+            lambda ledger: ledger.card_totals(card_ref, self._business_date(now))
         )
         return Offer(
             card_ref=card_ref,
@@ -202,9 +199,8 @@ class SandboxBank(BankProvider):
                     )
                 return existing
             row = self._new_withdrawal(request, fingerprint, now)
-            held = ledger.held_on_card(request.credit_card_ref)
+            held, drawn = ledger.card_totals(request.credit_card_ref, row.business_date)
             self._check_limit(self._customer(request.customer), held, request.amount)
-            drawn = ledger.drawn_on_day(request.credit_card_ref, row.business_date)
             remaining = self.data.daily_cap - drawn
             if request.amount > remaining:
                 raise ProviderError(

@@ -161,12 +161,21 @@ class Ledger:
             (credit_card_ref, *(s.value for s in HOLDING_STATES)),
         )
 
-    def drawn_on_day(self, credit_card_ref: str, business_date: str) -> Decimal:
-        """What the card drew (or holds in flight) on one Asia/Shanghai day."""
-        return self._sum(
-            "credit_card_ref = ? AND business_date = ? AND state IN (?, ?, ?)",
-            (credit_card_ref, business_date, *(s.value for s in HOLDING_STATES)),
-        )
+    def card_totals(self, credit_card_ref: str, business_date: str) -> tuple[Decimal, Decimal]:
+        """What the card holds of its limit (as ``held_on_card``), and what of that it drew
+        on one Asia/Shanghai day (against the daily cap), from one read."""
+        rows = self._db.execute(
+            "SELECT amount, business_date FROM sandbox_withdrawals WHERE bank_code = ?"
+            " AND credit_card_ref = ? AND state IN (?, ?, ?)",
+            (self.bank_code, credit_card_ref, *(s.value for s in HOLDING_STATES)),
+        ).fetchall()
+        held = drawn = Decimal("0.00")
+        for row in rows:
+            amount = Decimal(row["amount"])
+            held += amount
+            if row["business_date"] == business_date:
+                drawn += amount
+        return held, drawn
 
     def _sum(self, where: str, params: tuple[Any, ...]) -> Decimal:
         # Summed in Python: SQLite's SUM would turn the decimal strings into floats.
