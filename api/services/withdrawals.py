@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from types import SimpleNamespace
 
-from sqlalchemy import literal, or_, tuple_, update
+from sqlalchemy import Row, bindparam, insert, literal, or_, tuple_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
@@ -133,7 +135,41 @@ class Page:
     end_cursor: str | None
 
 
-def _view(row: Withdrawal) -> WithdrawalView:
+# The write path of a withdrawal runs on plain statements, built once: the ORM's unit of
+# work (model validation, identity map, flush) cost more than the statements themselves.
+# Rows come back as Core rows (attribute access by column, the same column types), and
+# what was just written as a SimpleNamespace of its values.
+_WITHDRAWALS = Withdrawal.__table__
+_EVENTS = WithdrawalEvent.__table__
+_INSERT_WITHDRAWAL = insert(_WITHDRAWALS)
+_INSERT_EVENT = insert(_EVENTS)
+_BY_ID = core_select(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+
+
+def _event(
+    withdrawal_id: str,
+    to_status: Status,
+    source: Source,
+    detail: str,
+    at: datetime,
+    from_status: Status | None = None,
+) -> dict:
+    return {
+        "withdrawal_id": withdrawal_id,
+        "from_status": from_status.value if from_status else None,
+        "to_status": to_status.value,
+        "source": source.value,
+        "detail": detail[:256],
+        "occurred_at": at,
+    }
+
+
+Record = Row | SimpleNamespace
+"""A withdrawals row: as read (a Core row) or as just written (its values)."""
+
+
+def _view(row: Record) -> WithdrawalView:
     return WithdrawalView(
         id=row.id,
         user_id=row.user_id,
@@ -311,40 +347,42 @@ class Withdrawals:
             )
 
         now = utcnow()
-        row = Withdrawal(
-            id=withdrawal_id,
-            user_id=account.id,
-            idempotency_key=idempotency_key,
-            request_hash=fingerprint,
-            quote_id=quote.id,
-            bank_code=quote.bank_code,
-            credit_card_id=credit.id,
-            debit_card_id=debit.id,
-            amount=quote.amount,
-            currency=quote.currency,
-            repayment_type=quote.repayment_type.value,
-            periods=quote.periods,
-            purpose=purpose.value,
-            disclosure_version=quote.disclosure_version,
-            disclosure_accepted_at=now,
-            status=Status.PENDING.value,
-            created_at=now,
-            updated_at=now,
+        values = {
+            "id": withdrawal_id,
+            "user_id": account.id,
+            "idempotency_key": idempotency_key,
+            "request_hash": fingerprint,
+            "quote_id": quote.id,
+            "bank_code": quote.bank_code,
+            "credit_card_id": credit.id,
+            "debit_card_id": debit.id,
+            "amount": quote.amount,
+            "currency": quote.currency,
+            "repayment_type": quote.repayment_type.value,
+            "periods": quote.periods,
+            "purpose": purpose.value,
+            "disclosure_version": quote.disclosure_version,
+            "disclosure_accepted_at": now,
+            "status": Status.PENDING.value,
+            "failure_code": None,
+            "failure_reason": None,
+            "bank_reference": None,
+            "verification_attempts": 0,
+            "expected_arrival": None,
+            "created_at": now,
+            "updated_at": now,
             # Due at once if this process dies before the bank's answer is written.
-            next_sync_at=now + self.policy.first_delay,
-        )
+            "next_sync_at": now + self.policy.first_delay,
+            "sync_attempts": 0,
+            "sync_lease_until": None,
+        }
+        accepted = f"disclosure {quote.disclosure_version} accepted; purpose {purpose.value}"
         try:
             async with self._db.write() as session:
-                session.add(row)
-                await session.flush()
-                session.add(
-                    WithdrawalEvent(
-                        withdrawal_id=row.id,
-                        to_status=Status.PENDING.value,
-                        source=Source.USER.value,
-                        detail=f"disclosure {quote.disclosure_version} accepted; purpose {purpose.value}",
-                        occurred_at=now,
-                    )
+                await session.exec(_INSERT_WITHDRAWAL, params=values)
+                await session.exec(
+                    _INSERT_EVENT,
+                    params=_event(withdrawal_id, Status.PENDING, Source.USER, accepted, now),
                 )
         except IntegrityError as exc:
             if (existing := await self._load(withdrawal_id)) is not None:
@@ -370,9 +408,9 @@ class Withdrawals:
                 "this quote was already used for a withdrawal; ask for a new one",
                 field="quoteId",
             ) from None
-        await self._feed.publish(row.id)
+        await self._feed.publish(withdrawal_id)
         return await self._submit(
-            row,
+            SimpleNamespace(**values),
             account.customer,
             credit.card_ref,
             debit.card_ref,
@@ -581,7 +619,7 @@ class Withdrawals:
             )
         return provider
 
-    def _replay(self, existing: Withdrawal, fingerprint: str) -> WithdrawalView:
+    def _replay(self, existing: Record, fingerprint: str) -> WithdrawalView:
         if existing.request_hash != fingerprint:
             raise DomainError(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -600,7 +638,7 @@ class Withdrawals:
 
     async def _submit(
         self,
-        row: Withdrawal,
+        row: Record,
         customer: Customer,
         credit_ref: str,
         debit_ref: str,
@@ -675,7 +713,7 @@ class Withdrawals:
         await self._sync_soon(view.id)
         raise bank_error(exc, view.bank_code)
 
-    async def _never_received(self, row: Withdrawal, now: datetime) -> None:
+    async def _never_received(self, row: Record, now: datetime) -> None:
         if now - row.created_at < self.policy.resubmit_window:
             credit, debit, agreement = await self._submission_parts(row)
             customer = await self._customer(row.user_id)
@@ -693,7 +731,7 @@ class Withdrawals:
             },
         )
 
-    async def _submission_parts(self, row: Withdrawal) -> tuple[str, str, str]:
+    async def _submission_parts(self, row: Record) -> tuple[str, str, str]:
         async with self._db.read() as session:
             credit = await session.get(Card, row.credit_card_id)
             debit = await session.get(Card, row.debit_card_id)
@@ -705,9 +743,9 @@ class Withdrawals:
             user = await session.get(User, user_id)
         return Customer(user.channel, user.channel_user_id)
 
-    async def _load(self, withdrawal_id: str) -> Withdrawal | None:
+    async def _load(self, withdrawal_id: str) -> Row | None:
         async with self._db.read() as session:
-            return await session.get(Withdrawal, withdrawal_id)
+            return (await session.exec(_BY_ID, params={"id": withdrawal_id})).first()
 
     def _next_sync(self, status: Status, now: datetime) -> datetime | None:
         if status.terminal:
@@ -724,57 +762,47 @@ class Withdrawals:
         *,
         changes: dict | None = None,
         detail: str = "",
-    ) -> tuple[Withdrawal, bool]:
+    ) -> tuple[Record, bool]:
         """Compare-and-set the status under a row lock, with its event. Stale or backward
         moves change nothing."""
         now = utcnow()
         async with self._db.write() as session:
-            row = (
-                await session.exec(
-                    select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update()
-                )
-            ).one()
+            row = (await session.exec(_BY_ID_FOR_UPDATE, params={"id": withdrawal_id})).one()
             current = Status(row.status)
             moved = can_move(current, target)
+            values: dict = {}
             if moved:
-                row.status = target.value
-                row.updated_at = now
-                row.next_sync_at = self._next_sync(target, now)
-                row.sync_attempts = 0
-                row.sync_lease_until = None
-                session.add(
-                    WithdrawalEvent(
-                        withdrawal_id=row.id,
-                        from_status=current.value,
-                        to_status=target.value,
-                        source=source.value,
-                        detail=(detail or (changes or {}).get("failure_reason") or "")[:256],
-                        occurred_at=now,
-                    )
+                values = {
+                    "status": target.value,
+                    "updated_at": now,
+                    "next_sync_at": self._next_sync(target, now),
+                    "sync_attempts": 0,
+                    "sync_lease_until": None,
+                }
+                detail = detail or (changes or {}).get("failure_reason") or ""
+                await session.exec(
+                    _INSERT_EVENT,
+                    params=_event(withdrawal_id, target, source, detail, now, current),
                 )
             # Details refresh while a status holds (a bank reference arriving later), but a
             # final record stays as it was written.
             if moved or (current is target and not current.terminal):
-                for name, value in (changes or {}).items():
-                    if value is not None:
-                        setattr(row, name, value)
+                values.update((k, v) for k, v in (changes or {}).items() if v is not None)
+            if values:
+                await session.exec(
+                    update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == withdrawal_id).values(values)
+                )
+        row = SimpleNamespace(**(row._asdict() | values))
         if moved:
             await self._feed.publish(withdrawal_id)
         return row, moved
 
     async def _note(self, withdrawal_id: str, source: Source, detail: str) -> None:
         async with self._db.write() as session:
-            row = await session.get(Withdrawal, withdrawal_id)
-            session.add(
-                WithdrawalEvent(
-                    withdrawal_id=withdrawal_id,
-                    from_status=row.status,
-                    to_status=row.status,
-                    source=source.value,
-                    detail=detail[:256],
-                    occurred_at=utcnow(),
-                )
-            )
+            row = (await session.exec(_BY_ID, params={"id": withdrawal_id})).one()
+            status = Status(row.status)
+            event = _event(withdrawal_id, status, source, detail, utcnow(), status)
+            await session.exec(_INSERT_EVENT, params=event)
 
     async def _release_abandoned(self) -> None:
         for withdrawal_id, lease in list(self._abandoned.items()):
@@ -816,7 +844,7 @@ class Withdrawals:
                 update(Withdrawal).where(col(Withdrawal.id) == withdrawal_id).values(**values)
             )
 
-    async def _backoff(self, row: Withdrawal) -> None:
+    async def _backoff(self, row: Record) -> None:
         if Status(row.status).terminal:
             return await self._schedule(row.id, None)
         attempts = row.sync_attempts + 1
