@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import insert
+from sqlalchemy import Row, bindparam, insert
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from api.services.accounts import Account
@@ -74,9 +75,10 @@ def _schedule_from(text: str) -> tuple[ScheduledPayment, ...]:
 
 
 _INSERT = insert(Quote.__table__)
+_BY_ID = core_select(Quote.__table__).where(Quote.__table__.c.id == bindparam("id"))
 
 
-def quote_view(row: Quote | SimpleNamespace) -> QuoteView:
+def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
     schedule = _schedule_from(row.schedule)
     return QuoteView(
         id=row.id,
@@ -231,7 +233,7 @@ class Quotes:
             quote = self._recent.get(quote_id)
             if quote is None:
                 async with self._db.read() as session:
-                    row = await session.get(Quote, quote_id)
+                    row = (await session.exec(_BY_ID, params={"id": quote_id})).first()
                 quote = self._recent.put(quote_id, quote_view(row)) if row else None
             if quote is not None and quote.user_id == account.id:
                 return quote

@@ -133,6 +133,19 @@ async def test_quote_adds_up_and_discloses(client, app):
     assert await count(app, Quote) == 2
 
 
+async def test_a_quote_the_process_forgot_is_read_back_whole(client, app):
+    # As when the quote was made by another replica, or fell out of this one's memory.
+    user = await User.sign_in(client, "quinn")
+    made = await user.quote("CEB", "3000.00", "INSTALLMENT", 12)
+    quotes = app.state.services.quotes
+    remembered = quotes._recent.get(made["id"])
+    quotes._recent.discard(made["id"])
+    account = await app.state.services.accounts.get(remembered.user_id)
+    assert await quotes.get(account, made["id"]) == remembered
+    withdrawal = await user.withdraw(made)
+    assert withdrawal["__typename"] == "Withdrawal" and withdrawal["quote"]["id"] == made["id"]
+
+
 @pytest.mark.parametrize(
     ("amount", "periods", "code", "field"),
     [
