@@ -110,13 +110,15 @@ def check_amount(amount: object, field: str = "amount") -> Decimal:
         )
     if amount <= 0:
         raise DomainError(ErrorCode.VALIDATION, "the amount must be more than zero", field=field)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(
-            ErrorCode.VALIDATION, "the amount has more than two decimals", field=field
-        )
+    # The range first: quantize() refuses (InvalidOperation) a number of more digits than
+    # the decimal context holds, which only an amount far out of range can have.
     if amount > MAX_AMOUNT:
         raise DomainError(
             ErrorCode.AMOUNT_OUT_OF_RANGE, f"the amount is above {MAX_AMOUNT:.2f}", field=field
+        )
+    if amount != amount.quantize(Decimal("0.01")):
+        raise DomainError(
+            ErrorCode.VALIDATION, "the amount has more than two decimals", field=field
         )
     return amount.quantize(Decimal("0.01"))
 
@@ -223,8 +225,8 @@ class Quotes:
         )
         # A plain insert: the ORM's unit of work (model validation, flush) cost more than the
         # statement itself, and nothing here needs it.
-        async with self._db.write() as session:
-            await session.exec(_INSERT, params=values)
+        async with self._db.write_core() as connection:
+            await connection.execute(_INSERT, values)
         return self._recent.put(values["id"], quote_view(SimpleNamespace(**values)))
 
     async def get(self, account: Account, quote_id: str) -> QuoteView:
@@ -232,8 +234,8 @@ class Quotes:
         if is_id("quote", quote_id):
             quote = self._recent.get(quote_id)
             if quote is None:
-                async with self._db.read() as session:
-                    row = (await session.exec(_BY_ID, params={"id": quote_id})).first()
+                async with self._db.read_core() as connection:
+                    row = (await connection.execute(_BY_ID, {"id": quote_id})).first()
                 quote = self._recent.put(quote_id, quote_view(row)) if row else None
             if quote is not None and quote.user_id == account.id:
                 return quote

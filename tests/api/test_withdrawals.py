@@ -155,6 +155,8 @@ async def test_a_quote_the_process_forgot_is_read_back_whole(client, app):
         ("lots", 12, "VALIDATION", "amount"),
         ("50.00", 12, "AMOUNT_OUT_OF_RANGE", None),
         ("99999999", 12, "AMOUNT_OUT_OF_RANGE", "amount"),
+        # More digits than the decimal context holds: still a typed error, not a crash.
+        ("1234567890123456789012345678901.5", 12, "AMOUNT_OUT_OF_RANGE", "amount"),
         ("3000.00", 7, "UNSUPPORTED_TENOR", None),
         ("3000.00", 0, "VALIDATION", "periods"),
     ],
