@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -156,6 +157,20 @@ class Database:
         """A session in one transaction, committed when the block ends without an error."""
         async with self._write() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_core(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in one write transaction, for Core statements only: without the ORM
+        session's plumbing, which costs more than a short statement. Committed when the
+        block ends without an error."""
+        async with self.writer.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def read_core(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads by Core statements; nothing it does is committed."""
+        async with self.reader.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""

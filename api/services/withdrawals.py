@@ -378,11 +378,11 @@ class Withdrawals:
         }
         accepted = f"disclosure {quote.disclosure_version} accepted; purpose {purpose.value}"
         try:
-            async with self._db.write() as session:
-                await session.exec(_INSERT_WITHDRAWAL, params=values)
-                await session.exec(
+            async with self._db.write_core() as connection:
+                await connection.execute(_INSERT_WITHDRAWAL, values)
+                await connection.execute(
                     _INSERT_EVENT,
-                    params=_event(withdrawal_id, Status.PENDING, Source.USER, accepted, now),
+                    _event(withdrawal_id, Status.PENDING, Source.USER, accepted, now),
                 )
         except IntegrityError as exc:
             if (existing := await self._load(withdrawal_id)) is not None:
@@ -744,8 +744,8 @@ class Withdrawals:
         return Customer(user.channel, user.channel_user_id)
 
     async def _load(self, withdrawal_id: str) -> Row | None:
-        async with self._db.read() as session:
-            return (await session.exec(_BY_ID, params={"id": withdrawal_id})).first()
+        async with self._db.read_core() as connection:
+            return (await connection.execute(_BY_ID, {"id": withdrawal_id})).first()
 
     def _next_sync(self, status: Status, now: datetime) -> datetime | None:
         if status.terminal:
@@ -766,8 +766,8 @@ class Withdrawals:
         """Compare-and-set the status under a row lock, with its event. Stale or backward
         moves change nothing."""
         now = utcnow()
-        async with self._db.write() as session:
-            row = (await session.exec(_BY_ID_FOR_UPDATE, params={"id": withdrawal_id})).one()
+        async with self._db.write_core() as connection:
+            row = (await connection.execute(_BY_ID_FOR_UPDATE, {"id": withdrawal_id})).one()
             current = Status(row.status)
             moved = can_move(current, target)
             values: dict = {}
@@ -780,16 +780,15 @@ class Withdrawals:
                     "sync_lease_until": None,
                 }
                 detail = detail or (changes or {}).get("failure_reason") or ""
-                await session.exec(
-                    _INSERT_EVENT,
-                    params=_event(withdrawal_id, target, source, detail, now, current),
+                await connection.execute(
+                    _INSERT_EVENT, _event(withdrawal_id, target, source, detail, now, current)
                 )
             # Details refresh while a status holds (a bank reference arriving later), but a
             # final record stays as it was written.
             if moved or (current is target and not current.terminal):
                 values.update((k, v) for k, v in (changes or {}).items() if v is not None)
             if values:
-                await session.exec(
+                await connection.execute(
                     update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == withdrawal_id).values(values)
                 )
         row = SimpleNamespace(**(row._asdict() | values))
@@ -798,11 +797,11 @@ class Withdrawals:
         return row, moved
 
     async def _note(self, withdrawal_id: str, source: Source, detail: str) -> None:
-        async with self._db.write() as session:
-            row = (await session.exec(_BY_ID, params={"id": withdrawal_id})).one()
+        async with self._db.write_core() as connection:
+            row = (await connection.execute(_BY_ID, {"id": withdrawal_id})).one()
             status = Status(row.status)
             event = _event(withdrawal_id, status, source, detail, utcnow(), status)
-            await session.exec(_INSERT_EVENT, params=event)
+            await connection.execute(_INSERT_EVENT, event)
 
     async def _release_abandoned(self) -> None:
         for withdrawal_id, lease in list(self._abandoned.items()):

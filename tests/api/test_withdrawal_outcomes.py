@@ -225,25 +225,31 @@ async def test_a_sync_job_cut_short_by_the_database_resumes_at_once(start_app, l
     assert (await user.confirm(w["id"]))["status"] == "PROCESSING"
     await asyncio.sleep(0.4)  # due for status sync, and settled at the bank
 
-    real_write = services.db.write
+    db = services.db
+    real = {"write": db.write, "write_core": db.write_core}  # every write transaction
     writes = []
 
-    @asynccontextmanager
-    async def failing_write():
-        writes.append(1)
-        if len(writes) == 1 and lost == "the-claims-answer":
+    def failing(real_write):
+        @asynccontextmanager
+        async def write():
+            writes.append(1)
+            if len(writes) == 1 and lost == "the-claims-answer":
+                async with real_write() as session:
+                    yield session
+                raise database_lost()  # committed, but the answer never came back
+            if len(writes) == 2 and lost == "after-the-claim":
+                raise database_lost()
             async with real_write() as session:
                 yield session
-            raise database_lost()  # committed, but the answer never came back
-        if len(writes) == 2 and lost == "after-the-claim":
-            raise database_lost()
-        async with real_write() as session:
-            yield session
 
-    services.db.write = failing_write
+        return write
+
+    for name, real_write in real.items():
+        setattr(db, name, failing(real_write))
     with pytest.raises(OperationalError):
         await services.withdrawals.sync_due()
-    services.db.write = real_write
+    for name, real_write in real.items():
+        setattr(db, name, real_write)
 
     async with services.db.read() as session:
         row = await session.get(Withdrawal, w["id"])
