@@ -121,7 +121,8 @@ def create_engine(
 
 
 class Database:
-    """The service's handle on its database: a reader and a writer session factory.
+    """The service's handle on its database: a reader and a writer, as ORM sessions or, for
+    paths made of Core statements only, as plain connections.
 
     Example::
 
@@ -130,6 +131,8 @@ class Database:
             session.add(row)
         async with db.read() as session:
             rows = (await session.exec(select(Bank))).all()
+        async with db.write_core() as connection:
+            await connection.execute(insert(Bank.__table__), values)
         await db.dispose()
     """
 
