@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
+from api.schema.execution import ExecutionContext
 from api.schema.extensions import MaskUnexpectedErrors, RecordOperation
 from api.schema.scalars import SCALARS
 from api.schema.withdrawals import (
@@ -136,6 +137,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=ExecutionContext,
     )
 
 
