@@ -7,9 +7,11 @@ and completes it through the generic path: most of the time of a page of a few h
 fields. :class:`ExecutionContext` reads such a field and coerces it directly.
 
 Only the plainest case is taken: a field without a resolver, arguments, extensions or
-middleware, of a scalar or enum type, whose value is not null and coerces cleanly. Anything
-else, errors included, goes through graphql-core's own path, so results and errors are the
-same as without it (the whole test suite runs on it; a test compares both on full pages).
+middleware, whose value is not null, and of a scalar or enum type (when the value coerces
+cleanly) or of an object type whose own fields are all such fields (an amount of money).
+Anything else, errors included, goes through graphql-core's own path, and a sub-field's error
+is handled as that path handles it, so results and errors are the same as without it (the
+whole test suite runs on it; tests compare both paths).
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from graphql import (
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# What each field of a schema needs to be read directly: the Python attribute and the leaf
-# type that coerces it, or None when the field must take the generic path. By schema (fields
-# cannot be hashed; their ids are good while their schema lives).
-_Plan = tuple[str, GraphQLLeafType] | None
+# What each field of a schema needs to be read directly: the Python attribute, and the leaf
+# type that coerces it or the object type whose fields are all read directly too; None when
+# the field must take the generic path. By schema (fields cannot be hashed; their ids are
+# good while their schema lives).
+_Plan = tuple[str, GraphQLLeafType | GraphQLObjectType] | None
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[int, _Plan]] = WeakKeyDictionary()
 
 
@@ -39,18 +43,25 @@ def _plan(plans: dict[int, _Plan], field_def: GraphQLField) -> _Plan:
         return plans[id(field_def)]
     except KeyError:
         pass
-    plan = None
+    plans[id(field_def)] = None  # while deciding: a type that contains itself is not plain
     definition = (field_def.extensions or {}).get("strawberry-definition")
-    leaf = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-    if (
+    named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    plain = (
         definition is not None
         and getattr(field_def.resolve, "_is_default", False)  # Strawberry's basic field
         and definition.is_basic_field
         and definition.default_resolver is getattr
         and not field_def.args
-        and is_leaf_type(leaf)
-    ):
-        plan = (definition.python_name, leaf)
+    )
+    if plain and not is_leaf_type(named):
+        # An object (no interface, so no type check) whose own fields are all plain: its
+        # completion is a dict, never an awaitable.
+        plain = (
+            isinstance(named, GraphQLObjectType)
+            and named.is_type_of is None
+            and all(_plan(plans, f) is not None for f in named.fields.values())
+        )
+    plan = (definition.python_name, named) if plain else None
     plans[id(field_def)] = plan
     return plan
 
@@ -79,10 +90,21 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
             plan = _plan(self._plans, field_def) if field_def is not None else None
             if plan is not None:
-                value = getattr(source, plan[0], None)
+                name, named = plan
+                value = getattr(source, name, None)
                 if value is not None:
+                    if isinstance(named, GraphQLObjectType):
+                        try:
+                            return self.collect_and_execute_subfields(
+                                named, field_details_list, path, value, position_context
+                            )
+                        except Exception as raw_error:  # as graphql-core's own path does
+                            self.handle_field_error(
+                                raw_error, field_def.type, field_details_list, path
+                            )
+                            return None
                     try:
-                        coerced = plan[1].coerce_output_value(value)
+                        coerced = named.coerce_output_value(value)
                     except Exception:  # noqa: BLE001 - the generic path reports it
                         coerced = None
                     if coerced is not None and coerced is not Undefined:

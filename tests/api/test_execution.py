@@ -22,16 +22,27 @@ class Kind(Enum):
 
 
 @strawberry.type
+class Price:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.type
 class Thing:
     name: str
     maybe: str | None
     kind: Kind
     amount: Decimal
     count: int
+    price: Price
+    discount: Price | None
 
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+
+CNY = Price(amount=D("12.00"), currency="CNY")
 
 
 @strawberry.type
@@ -39,16 +50,48 @@ class Query:
     @strawberry.field
     def things(self) -> list[Thing]:
         return [
-            Thing(name="one", maybe=None, kind=Kind.A, amount=D("1.50"), count=1),
-            Thing(name="two", maybe="yes", kind=Kind.B, amount=D("0.0005"), count=2),
+            Thing(
+                name="one",
+                maybe=None,
+                kind=Kind.A,
+                amount=D("1.50"),
+                count=1,
+                price=CNY,
+                discount=None,
+            ),
+            Thing(
+                name="two",
+                maybe="yes",
+                kind=Kind.B,
+                amount=D("0.0005"),
+                count=2,
+                price=CNY,
+                discount=Price(amount=D("0.10"), currency="CNY"),
+            ),
         ]
 
     @strawberry.field
     def broken(self) -> list[Thing]:
         # A null where the schema promises a value, an unknown enum, an int too large.
         return [
-            Thing(name=None, maybe=None, kind=Kind.A, amount=D("1"), count=1),  # type: ignore[arg-type]
-            Thing(name="x", maybe=None, kind="C", amount=D("1"), count=2**40),  # type: ignore[arg-type]
+            Thing(
+                name=None,
+                maybe=None,
+                kind=Kind.A,
+                amount=D("1"),
+                count=1,
+                price=None,  # type: ignore[arg-type]
+                discount=Price(amount=None, currency="CNY"),
+            ),  # type: ignore[arg-type]
+            Thing(
+                name="x",
+                maybe=None,
+                kind="C",
+                amount=D("1"),
+                count=2**40,
+                price=CNY,  # type: ignore[arg-type]
+                discount=Price(amount=D("1"), currency=None),
+            ),  # type: ignore[arg-type]
         ]
 
 
@@ -71,6 +114,12 @@ def run(context_class, query: str) -> tuple:
         "{ broken { name } }",
         "{ broken { kind count } }",
         "{ broken { maybe } things { name } }",
+        "{ things { price { amount currency } discount { amount } } }",
+        "{ things { price { ... on Price { amount } } d: discount { c: currency } } }",
+        # A null object where one is promised; a null inside an object, which empties it.
+        "{ broken { name price { amount } } }",
+        "{ broken { discount { amount currency } } }",
+        "{ broken { count discount { currency } } things { price { amount } } }",
     ],
 )
 def test_the_direct_path_answers_like_graphql_core(query):
