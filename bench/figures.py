@@ -651,7 +651,7 @@ def figure_7(report: Report, seconds: float, rounds: int, total: int = 100_000) 
             pid = app.worker_pids()[0]
             samples = [(0, servers.rss_kib(pid))]
             done, bad, errors, t0 = 0, 0, 0, time.monotonic()
-            while done < total and time.monotonic() - t0 < 20 * seconds:
+            while done < total and time.monotonic() - t0 < 40 * seconds:
                 r = load.run(
                     app.url, f, seconds=max(2.0, seconds / 2), connections=16, expect='"data"'
                 )

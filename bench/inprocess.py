@@ -67,20 +67,26 @@ async def rate(concurrency: int, jobs: list) -> float:
     return len(jobs) / (time.perf_counter() - started)
 
 
-async def cardcash(workdir: Path, n: int, concurrency: int) -> None:
-    url = f"sqlite+aiosqlite:///{workdir / 'cardcash.db'}"
-    await upgrade(url)
-    settings = Settings(
+def bench_settings(url: str, workdir: Path, catalog_file: Path | None = None) -> Settings:
+    """Production-like settings for an app driven in process: no latency, no rate limits."""
+    return Settings(
         database_url=url,
         data_dir=workdir / "data",
         log_level="WARNING",
         graphiql=False,
         introspection=False,
         bank_options=json.loads(bank_options(0)),
+        catalog_file=catalog_file,
         rate_login_per_minute=UNLIMITED,
         rate_money_per_minute=UNLIMITED,
         rate_address_per_minute=UNLIMITED,
     )
+
+
+async def cardcash(workdir: Path, n: int, concurrency: int) -> None:
+    url = f"sqlite+aiosqlite:///{workdir / 'cardcash.db'}"
+    await upgrade(url)
+    settings = bench_settings(url, workdir)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         db = app.state.services.db
