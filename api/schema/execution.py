@@ -38,11 +38,13 @@ _Plan = tuple[str, GraphQLLeafType | GraphQLObjectType] | None
 _PLANS: WeakKeyDictionary[GraphQLSchema, dict[int, _Plan]] = WeakKeyDictionary()
 
 
+_UNKNOWN = object()
+
+
 def _plan(plans: dict[int, _Plan], field_def: GraphQLField) -> _Plan:
-    try:
-        return plans[id(field_def)]
-    except KeyError:
-        pass
+    plan = plans.get(id(field_def), _UNKNOWN)
+    if plan is not _UNKNOWN:
+        return plan
     plans[id(field_def)] = None  # while deciding: a type that contains itself is not plain
     definition = (field_def.extensions or {}).get("strawberry-definition")
     named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
@@ -88,7 +90,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if self._direct:
             field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-            plan = _plan(self._plans, field_def) if field_def is not None else None
+            plan = self._plans.get(id(field_def), _UNKNOWN)  # the function only on a miss
+            if plan is _UNKNOWN:
+                plan = _plan(self._plans, field_def) if field_def is not None else None
             if plan is not None:
                 name, named = plan
                 value = getattr(source, name, None)
