@@ -2,7 +2,10 @@
 
 Wall-clock figures on a shared machine drift from run to run (and the machine this suite was
 built on ran at half speed on some days). Instructions do not: valgrind's callgrind counts
-them, the same for the same code and inputs whatever else runs. This measures the service's
+them, the same for the same code and inputs whatever else runs. (The service's own work is
+not quite the same from run to run: time-based reuse windows expire at other requests, tasks
+interleave differently. Counts of the same code vary by about 3 %: compare the mean of a few
+counts for smaller changes.) This measures the service's
 own work for one request of each kind, in one process, through ``httpx.ASGITransport`` (the
 client's share is in the count too, and the same for every version of the service):
 
