@@ -1,10 +1,11 @@
-"""GraphQL execution that reads plain scalar fields without the per-field machinery.
+"""GraphQL execution that reads plain fields without the per-field machinery.
 
 Most fields of a page (an offer's amounts, rates, names, enums) have no resolver of their
 own: Strawberry reads the attribute of the object. graphql-core still builds a resolve info
 for each of them, calls Strawberry's resolver wrappers, asks whether the value is awaitable
-and completes it through the generic path: most of the time of a page of a few hundred
-fields. :class:`ExecutionContext` reads such a field and coerces it directly.
+and completes it through the generic path: on a page of a few hundred fields, that was the
+largest share of the page's time. :class:`ExecutionContext` reads such a field and coerces
+it directly.
 
 Only the plainest case is taken: a field without a resolver, arguments, extensions or
 middleware, whose value is not null, and of a scalar or enum type (when the value coerces
@@ -69,7 +70,7 @@ def _plan(plans: dict[int, _Plan], field_def: GraphQLField) -> _Plan:
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, with the direct path for plain scalar fields."""
+    """Strawberry's execution context, with the direct path for plain fields."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
