@@ -67,19 +67,14 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: boo
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(
-    url: str, options: EngineOptions, *, writer: bool = False, inline: bool | None = None
-) -> AsyncEngine:
-    """An engine for ``url``; on SQLite ``writer`` selects the single write connection.
-
-    On SQLite, ``inline`` (default: the writer) runs the engine's statements on the event
-    loop's thread (``db.sqlite_inline``) rather than on aiosqlite's worker threads.
-    """
+def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> AsyncEngine:
+    """An engine for ``url``; on SQLite ``writer`` selects the single write connection, which
+    runs its statements on the event loop's thread (``db.sqlite_inline``) rather than on
+    aiosqlite's worker threads like the readers."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        inline = writer if inline is None else inline
         busy_timeout_ms = options.sqlite_busy_timeout_ms
-        if inline:
+        if writer:
             # The URL's own connect arguments, as the dialect reads them for aiosqlite.
             async def connect() -> sqlite_inline.Connection:
                 args, kwargs = engine.dialect.create_connect_args(engine.url)
@@ -103,7 +98,7 @@ def create_engine(
         )
         # Inline connections must never sleep in SQLite's busy handler (it would stop the
         # loop): they wait for locks in db.sqlite_inline, up to the same timeout.
-        _sqlite_pragmas(engine, 0 if inline else busy_timeout_ms, immediate=writer)
+        _sqlite_pragmas(engine, 0 if writer else busy_timeout_ms, immediate=writer)
         return engine
     return create_async_engine(
         url,
