@@ -1,15 +1,18 @@
-"""The direct path for plain scalar fields gives what graphql-core's own path gives."""
+"""The direct paths (plain fields, whole objects by their shape) give what graphql-core's own
+path gives."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 from enum import Enum
+from typing import Annotated
 
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.schema.execution import ExecutionContext
+from api.schema.execution import _SHAPES, ExecutionContext
 from api.schema.scalars import SCALARS, Decimal
 from tests.api.flow import User
 from tests.api.test_withdrawals import OFFERS
@@ -37,73 +40,104 @@ class Thing:
     price: Price
     discount: Price | None
 
+    tags: list[str] = strawberry.field(default_factory=list)
+    history: list[Price | None] | None = None
+
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
 
 
+@strawberry.type
+class Missing:
+    reason: str
+
+
+Found = Annotated[Thing | Missing, strawberry.union("Found")]
+
+
 CNY = Price(amount=D("12.00"), currency="CNY")
+
+
+def things() -> list[Thing]:
+    return [
+        Thing(
+            name="one",
+            maybe=None,
+            kind=Kind.A,
+            amount=D("1.50"),
+            count=1,
+            price=CNY,
+            discount=None,
+        ),
+        Thing(
+            name="two",
+            maybe="yes",
+            kind=Kind.B,
+            amount=D("0.0005"),
+            count=2,
+            price=CNY,
+            discount=Price(amount=D("0.10"), currency="CNY"),
+            tags=["x", "y"],
+            history=[CNY, None],
+        ),
+    ]
+
+
+def broken() -> list[Thing]:
+    # A null where the schema promises a value, an unknown enum, an int too large.
+    return [
+        Thing(
+            name=None,
+            maybe=None,
+            kind=Kind.A,
+            amount=D("1"),
+            count=1,
+            price=None,  # type: ignore[arg-type]
+            discount=Price(amount=None, currency="CNY"),
+        ),  # type: ignore[arg-type]
+        Thing(
+            name="x",
+            maybe=None,
+            kind="C",
+            amount=D("1"),
+            count=2**40,
+            price=CNY,  # type: ignore[arg-type]
+            discount=Price(amount=D("1"), currency=None),
+            tags=["ok", None],  # type: ignore[list-item]
+            history=[Price(amount=D("1"), currency=None)],  # type: ignore[arg-type]
+        ),  # type: ignore[arg-type]
+    ]
 
 
 @strawberry.type
 class Query:
-    @strawberry.field
-    def things(self) -> list[Thing]:
-        return [
-            Thing(
-                name="one",
-                maybe=None,
-                kind=Kind.A,
-                amount=D("1.50"),
-                count=1,
-                price=CNY,
-                discount=None,
-            ),
-            Thing(
-                name="two",
-                maybe="yes",
-                kind=Kind.B,
-                amount=D("0.0005"),
-                count=2,
-                price=CNY,
-                discount=Price(amount=D("0.10"), currency="CNY"),
-            ),
-        ]
+    things: list[Thing] = strawberry.field(resolver=things)
+    broken: list[Thing] = strawberry.field(resolver=broken)
 
     @strawberry.field
-    def broken(self) -> list[Thing]:
-        # A null where the schema promises a value, an unknown enum, an int too large.
-        return [
-            Thing(
-                name=None,
-                maybe=None,
-                kind=Kind.A,
-                amount=D("1"),
-                count=1,
-                price=None,  # type: ignore[arg-type]
-                discount=Price(amount=None, currency="CNY"),
-            ),  # type: ignore[arg-type]
-            Thing(
-                name="x",
-                maybe=None,
-                kind="C",
-                amount=D("1"),
-                count=2**40,
-                price=CNY,  # type: ignore[arg-type]
-                discount=Price(amount=D("1"), currency=None),
-            ),  # type: ignore[arg-type]
-        ]
+    def found(self) -> list[Found]:
+        return [*things(), Missing(reason="gone"), *broken()]
 
 
-def run(context_class, query: str) -> tuple:
-    schema = strawberry.Schema(
+def schema_with(context_class) -> strawberry.Schema:
+    return strawberry.Schema(
         query=Query,
         config=strawberry.schema.config.StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=context_class,
+        # As the service's schema: the same query text brings back the same parsed document.
+        extensions=[lambda: ParserCache(maxsize=16)],
     )
-    result = schema.execute_sync(query)
+
+
+def answer(schema: strawberry.Schema, query: str, variables: dict | None = None) -> tuple:
+    result = schema.execute_sync(query, variable_values=variables)
     errors = sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
     return result.data, errors
+
+
+def run(context_class, query: str) -> tuple:
+    return answer(schema_with(context_class), query)
 
 
 @pytest.mark.parametrize(
@@ -120,10 +154,44 @@ def run(context_class, query: str) -> tuple:
         "{ broken { name price { amount } } }",
         "{ broken { discount { amount currency } } }",
         "{ broken { count discount { currency } } things { price { amount } } }",
+        # Lists of leaves and of objects, with nulls where they are allowed and where not.
+        "{ things { tags history { amount currency } } }",
+        "{ broken { tags } }",
+        "{ broken { history { currency } } }",
+        # Union members, whole, with __typename and fragments, next to members that fail.
+        "{ found { __typename ... on Thing { name price { amount } history { amount } } "
+        "... on Missing { reason } } }",
+        "{ found { ... F } } fragment F on Thing { kind tags discount { currency } }",
+        # A selected field with a resolver: the object takes graphql-core's path.
+        "{ found { ... on Thing { name shout } } }",
     ],
 )
 def test_the_direct_path_answers_like_graphql_core(query):
-    assert run(ExecutionContext, query) == run(StrawberryGraphQLCoreExecutionContext, query)
+    expected = run(StrawberryGraphQLCoreExecutionContext, query)
+    schema = schema_with(ExecutionContext)
+    # The second time, the shapes come from the previous request.
+    assert answer(schema, query) == expected
+    assert answer(schema, query) == expected
+
+
+def test_a_shape_is_remembered_for_the_same_query_only_when_no_directive_changes_it():
+    schema = schema_with(ExecutionContext)
+    static = "{ found { ... on Thing { name tags price { amount currency } } } }"
+    answer(schema, static)
+    shapes = _SHAPES[schema._schema]
+    remembered = len(shapes)
+    assert remembered and any(shape is not None for _, shape in shapes.values())
+    answer(schema, static)
+    assert len(shapes) == remembered  # found again, not built again
+
+    generic = schema_with(StrawberryGraphQLCoreExecutionContext)
+    varying = """query($price: Boolean!, $tags: Boolean!) { found { ... on Thing {
+        name tags @include(if: $tags) price @skip(if: $price) { amount } } } }"""
+    for price in (True, False, True):
+        for tags in (False, True):
+            variables = {"price": price, "tags": tags}
+            assert answer(schema, varying, variables) == answer(generic, varying, variables)
+    assert len(shapes) == remembered  # shapes under directives live for one request
 
 
 async def test_a_page_is_the_same_both_ways(client, app):
