@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import tomllib
@@ -173,6 +174,9 @@ async def seed_catalog(db: Database, path: Path | None = None) -> int:
     return len(entries)
 
 
+_Listings = tuple[list[BankListing], dict[str, BankListing]]
+
+
 class Catalog:
     """Reads the catalog, with a short in-process cache: it changes rarely and is read on
     every page view. ``cache_seconds`` bounds how stale a replica's view can be."""
@@ -182,6 +186,7 @@ class Catalog:
         self._public_url = public_url.rstrip("/")
         self._cache_seconds = cache_seconds
         self._cache: dict[Channel, tuple[float, list[BankListing], dict[str, BankListing]]] = {}
+        self._reading: dict[Channel, asyncio.Task[_Listings]] = {}
         #: Changes on every invalidate(); caches built on the catalog compare it.
         self.generation = 0
 
@@ -201,13 +206,31 @@ class Catalog:
     def invalidate(self) -> None:
         """Forget what was read, so the next read sees the database."""
         self._cache.clear()
+        self._reading.clear()
         self.generation += 1
 
-    async def _load(self, channel: Channel) -> tuple[list[BankListing], dict[str, BankListing]]:
+    async def _load(self, channel: Channel) -> _Listings:
         cached = self._cache.get(channel)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self._cache_seconds:
+        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1], cached[2]
+        # When the cache runs out under load, every request of that moment (and each asks
+        # several times a page) would read the catalog: one reading serves them all. It runs
+        # as a task of its own, so a caller that gives up does not cancel it for the others.
+        reading = self._reading.get(channel)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(channel))
+            self._reading[channel] = reading
+            reading.add_done_callback(lambda done: self._read_done(channel, done))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, channel: Channel, task: asyncio.Task[_Listings]) -> None:
+        if self._reading.get(channel) is task:
+            del self._reading[channel]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter that was still there has raised it
+
+    async def _read(self, channel: Channel) -> _Listings:
+        generation, now = self.generation, time.monotonic()
         async with self._db.read() as session:
             rows = await session.exec(
                 select(Bank, BankChannel)
@@ -220,7 +243,8 @@ class Catalog:
             (b for b in every if b.availability.listed),
             key=lambda b: (_ORDER[b.availability], b.position, b.code),
         )
-        self._cache[channel] = (now, listings, by_code)
+        if generation == self.generation:  # not from before an invalidate()
+            self._cache[channel] = (now, listings, by_code)
         return listings, by_code
 
     def _listing(self, bank: Bank, bc: BankChannel) -> BankListing:

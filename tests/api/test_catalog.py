@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
+
 from sqlmodel import func, select
 
-from api.services.catalog import seed_catalog
+from api.services.catalog import Catalog, Channel, seed_catalog
 from db.models import Bank, BankChannel
 from tests.conftest import gql
 
@@ -110,3 +113,50 @@ async def test_bank_logo(client):
     assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg")
     assert "光大" in response.text
     assert (await client.get("/static/banks/NOPE.svg")).status_code == 404
+
+
+async def test_a_stale_catalog_is_read_once_for_everyone_asking(app, monkeypatch):
+    db = app.state.services.db
+    catalog = Catalog(db, cache_seconds=0)  # always stale: every call wants a reading
+    reads, release = [], asyncio.Event()
+    real_read = db.read
+
+    @asynccontextmanager
+    async def read():
+        reads.append(1)
+        await release.wait()
+        async with real_read() as session:
+            yield session
+
+    monkeypatch.setattr(db, "read", read)
+
+    # A page's resolvers ask at the same moment: one reading answers them all.
+    asking = [asyncio.ensure_future(catalog.banks(Channel.ALIPAY)) for _ in range(20)]
+    asking.append(asyncio.ensure_future(catalog.bank("CEB", Channel.ALIPAY)))
+    await asyncio.sleep(0)
+    release.set()
+    *lists, ceb = await asyncio.gather(*asking)
+    assert len(reads) == 1
+    assert ceb.code == "CEB" and all(b == lists[0] for b in lists)
+    assert "CEB" in [b.code for b in lists[0]]
+
+    # One who gives up does not take the reading away from the others.
+    release.clear()
+    first = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
+    second = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == lists[0]
+    assert first.cancelled() and len(reads) == 2
+
+    # A reading under way when the catalog changes is not joined by later callers.
+    release.clear()
+    before = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
+    await asyncio.sleep(0)
+    catalog.invalidate()
+    after = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(before, after)
+    assert len(reads) == 4
