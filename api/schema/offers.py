@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from enum import Enum
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, FragmentSpreadNode, GraphQLError, SelectionNode
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
@@ -129,6 +130,28 @@ OfferResult = Annotated[
 ]
 
 
+def _asks_for(nodes: Iterable[SelectionNode], fragments: dict, name: str) -> bool | None:
+    """Whether the selections under ``nodes`` (fragments included) ask for the field
+    ``name``; None when a directive is met, whose @skip or @include needs the variables."""
+    for node in nodes:
+        if node.directives:
+            return None
+        if isinstance(node, FieldNode):
+            if node.name.value == name:
+                return True
+            continue
+        if isinstance(node, FragmentSpreadNode):
+            node = fragments.get(node.name.value)
+            if node is None:  # validation refuses an unknown fragment
+                continue
+            if node.directives:
+                return None
+        found = _asks_for(node.selection_set.selections, fragments, name)
+        if found is not False:
+            return found
+    return False
+
+
 def _selects(selections: list[Selection], name: str) -> bool:
     """Whether ``selections`` (fragments included, @skip and @include honoured) ask for
     ``name``."""
@@ -146,6 +169,17 @@ def _selects(selections: list[Selection], name: str) -> bool:
     return False
 
 
+def _page_asks_for_offers(info: Info) -> bool:
+    # The parsed query first: Strawberry's selected_fields converts every selection of the
+    # page (a tenth of its time), and is needed only to evaluate a directive.
+    raw = info._raw_info
+    selections = [s for node in raw.field_nodes for s in node.selection_set.selections]
+    found = _asks_for(selections, raw.fragments, "offer")
+    if found is None:
+        return _selects(info.selected_fields[0].selections, "offer")
+    return found
+
+
 async def prefetch_offers(info: Info, banks: list) -> None:
     """Fetch the offers of a page's banks together with the list, when the page asks for them.
 
@@ -153,7 +187,7 @@ async def prefetch_offers(info: Info, banks: list) -> None:
     Without a viewer, or with a token that is refused, nothing is fetched here and each
     ``offer`` answers for itself as before (null, or its UNAUTHENTICATED error).
     """
-    if not banks or not _selects(info.selected_fields[0].selections, "offer"):
+    if not banks or not _page_asks_for_offers(info):
         return
     try:
         account = await viewer_account(info)

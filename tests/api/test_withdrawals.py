@@ -96,12 +96,19 @@ async def test_a_page_asks_each_bank_for_its_offer_once(client, app, query):
     assert offer_calls(app) - before == 3  # the three usable banks, once each
 
 
-async def test_a_page_that_skips_the_offer_asks_no_bank(client, app):
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($no: Boolean!) { banks(channel: ALIPAY) { code offer @skip(if: $no) { __typename } } }",
+        "{ banks(channel: ALIPAY) { code ...N } } fragment N on Bank { name ... on Bank { usable } }",
+    ],
+    ids=["skip", "fragments"],
+)
+async def test_a_page_without_the_offer_asks_no_bank(client, app, query):
     user = await User.sign_in(client, "pat")
     await user.q(OFFERS)
     before = offer_calls(app)
-    query = "query($no: Boolean!) { banks(channel: ALIPAY) { code offer @skip(if: $no) { __typename } } }"
-    body = await user.q(query, {"no": True})
+    body = await user.q(query, {"no": True} if "$no" in query else None)
     assert all("offer" not in b for b in body["data"]["banks"]), body
     assert offer_calls(app) == before
 
