@@ -29,7 +29,14 @@ from providers.pricing import standard_schedule
 from providers.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
 from providers.sandbox.callbacks import CallbackSender, callback_secret, parse_callback
 from providers.sandbox.identity import SandboxCustomer, customer_key, derive_customer
-from providers.sandbox.store import FILE_NAME, CommitThenRaise, Ledger, SandboxStore, WithdrawalRow
+from providers.sandbox.store import (
+    FILE_NAME,
+    CommitThenRaise,
+    Ledger,
+    SandboxStore,
+    Version,
+    WithdrawalRow,
+)
 from providers.types import (
     SDK_VERSION,
     CallbackEvent,
@@ -61,6 +68,8 @@ FAILURE_REASONS = (
 )
 SANDBOX_VERSION = "1.0.0"
 _CENT = Decimal("0.01")
+#: Cards whose totals a bank remembers (see SandboxBank._card_totals).
+_TOTALS_KEPT = 4096
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -102,6 +111,10 @@ class SandboxBank(BankProvider):
         self._secret = callback_secret(self.code, self.options.callback_secret)
         self._callbacks: CallbackSender | None = None
         self._settler: asyncio.Task[None] | None = None
+        # An offers page asks every bank for the same card's totals again and again, and
+        # nothing has changed in between most of the time (see _card_totals).
+        self._totals: dict[tuple[str, str], tuple[Version, float | None, tuple[Decimal, Decimal]]]
+        self._totals = {}
 
     @classmethod
     def from_data_file(
@@ -134,9 +147,7 @@ class SandboxBank(BankProvider):
         await self._begin()
         known = self._credit_card(customer, card_ref)
         now = self._now()
-        held, drawn = await self._run(
-            lambda ledger: ledger.card_totals(card_ref, self._business_date(now))
-        )
+        held, drawn = await self._card_totals(card_ref, self._business_date(now), now)
         return Offer(
             card_ref=card_ref,
             currency=self.data.currency,
@@ -149,6 +160,30 @@ class SandboxBank(BankProvider):
             installments=self.data.installments,
             arrival_description=self.data.arrival_description,
         )
+
+    async def _card_totals(
+        self, card_ref: str, business_date: str, now: datetime
+    ) -> tuple[Decimal, Decimal]:
+        """:meth:`Ledger.card_totals`, read again only when the file changed since the last
+        reading for this card and day, or a withdrawal came due for settlement."""
+        key = (card_ref, business_date)
+        known = self._totals.get(key)
+        if known is not None:
+            version, settles_at, totals = known
+            if (settles_at is None or now.timestamp() < settles_at) and (
+                self._store.version() == version
+            ):
+                return totals
+
+        def read(ledger: Ledger) -> tuple[Version, float | None, tuple[Decimal, Decimal]]:
+            totals = ledger.card_totals(card_ref, business_date)
+            # Read last, in the same transaction: settlement above changed the count.
+            return ledger.version(), ledger.next_settlement(), totals
+
+        if len(self._totals) >= _TOTALS_KEPT:
+            self._totals.clear()
+        self._totals[key] = known = await self._run(read)
+        return known[2]
 
     async def quote(self, request: QuoteRequest) -> QuoteResult:
         """The standard schedule at this bank's rates; refuses what a submission would refuse.

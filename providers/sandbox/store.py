@@ -5,7 +5,8 @@ processes on one machine: a withdrawal submitted before a restart is still there
 used, and a duplicate request id sent by two processes at once makes one withdrawal. So every
 operation runs as one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before reading,
 so a check and the insert it guards cannot interleave with another process), and
-``(bank_code, request_id)`` is the primary key.
+``(bank_code, request_id)`` is the primary key. Reads may skip the transaction when
+:meth:`SandboxStore.version` shows the file unchanged since they last read it (the offer does).
 
 SQLite is reached through the standard library on the event loop's thread: a transaction
 is a few statements on a local file, far cheaper than a hand-over to a worker thread. The
@@ -61,6 +62,14 @@ CREATE INDEX IF NOT EXISTS sandbox_withdrawals_card
 CREATE INDEX IF NOT EXISTS sandbox_withdrawals_due
     ON sandbox_withdrawals (bank_code, state, settle_at);
 """
+
+#: Changes whenever the file does (see SandboxStore.version).
+Version = tuple[int, int]
+
+
+def _version(connection: sqlite3.Connection) -> Version:
+    return connection.execute("PRAGMA data_version").fetchone()[0], connection.total_changes
+
 
 #: States that hold part of the cash-advance limit (in flight or lent).
 HOLDING_STATES = (
@@ -176,6 +185,18 @@ class Ledger:
             if row["business_date"] == business_date:
                 drawn += amount
         return held, drawn
+
+    def next_settlement(self) -> float | None:
+        """When the earliest processing withdrawal settles (Unix seconds), if any."""
+        row = self._db.execute(
+            "SELECT min(settle_at) FROM sandbox_withdrawals WHERE bank_code = ? AND state = ?",
+            (self.bank_code, WithdrawalState.PROCESSING.value),
+        ).fetchone()
+        return row[0]
+
+    def version(self) -> Version:
+        """What :meth:`SandboxStore.version` answers while nothing else changes the file."""
+        return _version(self._db)
 
     def _sum(self, where: str, params: tuple[Any, ...]) -> Decimal:
         # Summed in Python: SQLite's SUM would turn the decimal strings into floats.
@@ -309,6 +330,19 @@ class SandboxStore:
                 raise
             connection.execute("COMMIT")
             return result
+        finally:
+            self._lock.release()
+
+    def version(self) -> Version | None:
+        """A value that stays the same as long as nobody changes the file: neither another
+        connection (SQLite's ``data_version``) nor this one (its count of changed rows).
+        None when the file cannot be asked right now."""
+        if self._connection is None or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return _version(self._connection)
+        except sqlite3.Error:
+            return None
         finally:
             self._lock.release()
 

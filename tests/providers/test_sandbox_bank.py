@@ -470,3 +470,34 @@ def test_bank_references_never_look_like_card_numbers():
     references = {_bank_reference("CEB", f"wdr_{n}") for n in range(20_000)}
     assert len(references) == 20_000
     assert not [r for r in references if contains_card_number(r)]
+
+
+async def test_an_offer_follows_a_settlement_that_comes_due_by_the_clock(open_bank, wall):
+    bank = open_bank("SPDB", failure_rate="1", settlement_delay_s="60")
+    credit, _ = await cards(bank, ALICE)
+    before = (await bank.get_offer(ALICE, credit)).available_limit
+    await submit(bank, ALICE, "800.00")
+    held = before - Decimal("800.00")
+    assert (await bank.get_offer(ALICE, credit)).available_limit == held
+    wall.advance(seconds=59)
+    assert (await bank.get_offer(ALICE, credit)).available_limit == held
+    wall.advance(seconds=2)  # the settlement fails, and gives the limit back
+    assert (await bank.get_offer(ALICE, credit)).available_limit == before
+    assert (await bank.query_withdrawal("w-1")).state is WithdrawalState.FAILED
+
+
+async def test_an_offer_follows_withdrawals_made_by_another_process(open_bank):
+    # Two instances stand for two cardcash processes: separate connections to one file.
+    first, second = open_bank("CEB"), open_bank("CEB")
+    credit, _ = await cards(first, ALICE)
+    before = await first.get_offer(ALICE, credit)
+    assert await first.get_offer(ALICE, credit) == before
+    await submit(second, ALICE, "600.00", "w-elsewhere")
+    after = await first.get_offer(ALICE, credit)
+    assert after.available_limit == before.available_limit - Decimal("600.00")
+    assert after.daily_remaining == before.daily_remaining - Decimal("600.00")
+    # Another bank writing to the shared file changes nothing for this card.
+    await submit(open_bank("CITIC"), ALICE, "100.00", "w-citic")
+    assert await first.get_offer(ALICE, credit) == after
+    await second.cancel_withdrawal("w-elsewhere")
+    assert await first.get_offer(ALICE, credit) == before
