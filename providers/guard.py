@@ -346,8 +346,12 @@ class GuardedProvider:
             )
         try:
             # Waiting for a slot is bounded too; the call was then never sent, so the caller
-            # knows for sure nothing happened at the bank.
-            async with asyncio.timeout(seconds):
+            # knows for sure nothing happened at the bank. (A free slot is taken at once,
+            # without a timer.)
+            if self._slots.locked():
+                async with asyncio.timeout(seconds):
+                    await self._slots.acquire()
+            else:
                 await self._slots.acquire()
         except TimeoutError:
             self._breaker.release(admission)

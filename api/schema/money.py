@@ -16,7 +16,8 @@ class Money:
 
     @classmethod
     def cny(cls, amount: D) -> Money:
-        return cls(amount=amount.quantize(D("0.01")), currency="CNY")
+        return cls(amount=amount.quantize(_CENT), currency="CNY")
 
 
+_CENT = D("0.01")
 ZERO = D("0.00")
