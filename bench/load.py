@@ -104,6 +104,10 @@ def _profiler(profile: tuple[int, str] | None, seconds: float) -> subprocess.Pop
         str(max(1, round(seconds) - 1)),
         "-r",
         "250",
+        # Only the thread that holds the GIL: the Python work itself. Without it, a thread
+        # waiting for the GIL is sampled where it waits, which credits the loop with work
+        # that the driver's threads did.
+        "--gil",
         "-f",
         "raw",
         "-o",
