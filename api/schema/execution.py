@@ -21,7 +21,7 @@ fell by a third with the shapes (``python -m bench.instructions``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -40,6 +40,10 @@ from graphql import (
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.pyutils import is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from api.services.lru import LRU
+
+T = TypeVar("T")
 
 # What each field of a schema needs to be read directly: the Python attribute, and the leaf
 # type that coerces it or the object type whose fields are all read directly too; None when
@@ -108,6 +112,35 @@ _SHAPES: WeakKeyDictionary[GraphQLSchema, dict[tuple, tuple[tuple, _Shape | None
     WeakKeyDictionary()
 )
 _MAX_SHAPES = 1024
+
+
+#: Object types whose objects are never changed once made (see :func:`immutable`), and the
+#: completed forms of such objects, by (shape, object): each entry keeps both alive, so
+#: their ids are not reused while it lives.
+_IMMUTABLE: set[type] = set()
+_COMPLETED: LRU[tuple[int, int], tuple[_Shape, Any, dict[str, Any]]] = LRU(1024)
+
+
+def immutable(cls: type[T]) -> type[T]:
+    """Declare that objects of the GraphQL object type ``cls`` are never changed once made.
+
+    The same object selected the same way then completes to the same answer: it is kept
+    and reused (shared, read-only, by the answers that contain it). Worth it for objects
+    that are made once and shown many times, such as an offer rendered again while the
+    bank's answer stays the same.
+    """
+    _IMMUTABLE.add(cls)
+    return cls
+
+
+def _complete_kept(shape: _Shape, value: Any) -> dict[str, Any]:
+    key = (id(shape), id(value))
+    known = _COMPLETED.get(key)
+    if known is not None and known[0] is shape and known[1] is value:
+        return known[2]
+    done = _complete(shape, value)
+    _COMPLETED.put(key, (shape, value, done))
+    return done
 
 
 class _Irregular(Exception):
@@ -239,6 +272,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             shape = seen[1]
             if shape is not None:
                 try:
+                    if type(result) in _IMMUTABLE:
+                        return _complete_kept(shape, result)
                     return _complete(shape, result)
                 except Exception:  # noqa: BLE001 - _Irregular, or an attribute that raised
                     pass  # graphql-core's path completes it, and reports what is wrong

@@ -15,11 +15,13 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from api.schema.auth import viewer_account
 from api.schema.errors import BankError, CardError, error_member
+from api.schema.execution import immutable
 from api.schema.money import ZERO, Money
 from api.schema.scalars import Decimal
 from api.services.accounts import Account
 from api.services.banks import OfferView, RepaymentOptionView
 from api.services.errors import DomainError
+from api.services.lru import LRU
 from providers import CardKind
 
 
@@ -58,6 +60,7 @@ class RepaymentOption:
     min_fee: Money | None = strawberry.field(description="SINGLE_MONTH: the minimum one-off fee.")
 
 
+@immutable
 @strawberry.type(description="What the bank offers the viewer on their credit card right now.")
 class CashAdvanceOffer:
     bank_code: str = strawberry.field(description="The bank making the offer.")
@@ -77,6 +80,25 @@ class CashAdvanceOffer:
 
     @classmethod
     def of(cls, view: OfferView) -> CashAdvanceOffer:
+        """The offer of ``view``: the same object again while the bank answers the same.
+
+        Limits rarely move between two views of a page, and an unchanged offer's completed
+        answer is then reused too (see :func:`api.schema.execution.immutable`). The bank is
+        asked every time all the same: only the rendering of its answer is kept.
+        """
+        try:
+            key = (view.bank_code, view.credit_card_id, view.offer, id(view.options))
+            made = _RENDERED.get(key)
+        except TypeError:  # a plugin's answer that cannot be hashed: rendered each time
+            return cls._render(view)
+        if made is not None and made[0] is view.options:
+            return made[1]
+        offer = cls._render(view)
+        _RENDERED.put(key, (view.options, offer))  # keeps the options, so the id stays theirs
+        return offer
+
+    @classmethod
+    def _render(cls, view: OfferView) -> CashAdvanceOffer:
         offer = view.offer
         return cls(
             bank_code=view.bank_code,
@@ -91,6 +113,8 @@ class CashAdvanceOffer:
             arrival_description=offer.arrival_description,
         )
 
+
+_RENDERED: LRU[tuple, tuple[tuple[RepaymentOptionView, ...], CashAdvanceOffer]] = LRU(1024)
 
 # A bank prices every customer alike and the service computes each bank's options once a day
 # (the same tuple each time): their GraphQL objects are made once per tuple too. They are

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.schema.execution import _SHAPES, ExecutionContext
+from api.schema.execution import _SHAPES, ExecutionContext, immutable
 from api.schema.scalars import SCALARS, Decimal
 from tests.api.flow import User
 from tests.api.test_withdrawals import OFFERS
@@ -111,9 +111,26 @@ def broken() -> list[Thing]:
     ]
 
 
+@immutable
+@strawberry.type
+class Sealed:
+    name: str
+    price: Price
+    prices: list[Price]
+
+
+SEALED = Sealed(name="kept", price=CNY, prices=[CNY, Price(amount=D("3.00"), currency="CNY")])
+BROKEN_SEALED = Sealed(name=None, price=CNY, prices=[])  # type: ignore[arg-type]
+
+
 @strawberry.type
 class Query:
     things: list[Thing] = strawberry.field(resolver=things)
+
+    @strawberry.field
+    def sealed(self) -> list[Sealed | None]:
+        return [SEALED, BROKEN_SEALED, SEALED]
+
     broken: list[Thing] = strawberry.field(resolver=broken)
 
     @strawberry.field
@@ -206,6 +223,25 @@ async def test_a_page_is_the_same_both_ways(client, app):
     finally:
         schema.execution_context_class = ExecutionContext
     assert fast == generic and "errors" not in fast
+
+
+def test_an_immutable_object_is_completed_once_per_selection():
+    schema = schema_with(ExecutionContext)
+    generic = schema_with(StrawberryGraphQLCoreExecutionContext)
+    query = "{ sealed { name price { amount } prices { currency amount } } }"
+    first = schema.execute_sync(query)
+    second = schema.execute_sync(query)
+    assert (first.data, first.errors and len(first.errors)) == (
+        generic.execute_sync(query).data,
+        1,  # the broken one's null name, in its own place, as graphql-core reports it
+    )
+    assert second.data == first.data
+    # The same object selected the same way: one completed answer, in every place.
+    kept = first.data["sealed"][0]
+    assert kept is first.data["sealed"][2] is second.data["sealed"][0]
+    # Selected another way, it answers that selection.
+    other = "{ sealed { n: name prices { amount } } }"
+    assert answer(schema, other) == answer(generic, other)
 
 
 async def test_a_page_leaves_nothing_for_the_cycle_collector(client, app):

@@ -322,6 +322,34 @@ async def test_cancel_while_awaiting_verification(client, app):
     assert (await user.confirm(w["id"]))["code"] == "INVALID_STATE"
 
 
+async def test_the_offers_page_shows_each_change_of_the_limits_at_once(client):
+    user = await User.sign_in(client, "flora")
+
+    async def ceb() -> dict:
+        body = await user.q(OFFERS)
+        assert "errors" not in body, body
+        return next(b for b in body["data"]["banks"] if b["code"] == "CEB")["offer"]
+
+    def limits(offer: dict) -> tuple[Decimal, Decimal]:
+        return (
+            Decimal(offer["availableLimit"]["amount"]),
+            Decimal(offer["dailyRemaining"]["amount"]),
+        )
+
+    before = await ceb()
+    assert await ceb() == before  # nothing changed: the same offer, shown again
+    w = await user.withdraw(await user.quote("CEB", "1200.00", "INSTALLMENT", 3))
+    after = await ceb()
+    assert limits(after) == tuple(x - Decimal("1200.00") for x in limits(before))
+    assert {k: v for k, v in after.items() if k not in ("availableLimit", "dailyRemaining")} == {
+        k: v for k, v in before.items() if k not in ("availableLimit", "dailyRemaining")
+    }
+    assert await ceb() == after
+    cancel = "mutation($id: ID!) { cancelWithdrawal(id: $id) { __typename } }"
+    await user.q(cancel, {"id": w["id"]})
+    assert await ceb() == before
+
+
 async def test_withdrawals_are_private_and_paged(client, app):
     user, other = await User.sign_in(client, "mia"), await User.sign_in(client, "ned")
     ids = []
