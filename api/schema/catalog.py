@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.schema.auth import viewer_account
+from api.schema.execution import prefetched
 from api.schema.offers import OfferResult, offer_loader, prefetch_offers
 from api.services import catalog as domain
 
@@ -62,9 +63,10 @@ class Bank:
         "option with its APR. Null when not signed in. Offers of all banks on a page are "
         "fetched at once; a bank that fails gives its error, not a failed page."
     )
+    @prefetched("_offer", NOT_FETCHED)
     def offer(self, info: Info) -> OfferResult | None:
         # Fetched with the page's list of banks when there was one (see resolve_banks): a
-        # plain value then, which GraphQL completes without a coroutine per bank.
+        # plain value then, read by GraphQL without calling this (see prefetched).
         if self._offer is not NOT_FETCHED:
             return self._offer
         return self._load_offer(info)  # type: ignore[return-value]  # awaited by GraphQL

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.schema.execution import _SHAPES, ExecutionContext, immutable
+from api.schema.execution import _SHAPES, ExecutionContext, immutable, prefetched
 from api.schema.scalars import SCALARS, Decimal
 from tests.api.flow import User
 from tests.api.test_withdrawals import OFFERS
@@ -123,9 +123,49 @@ SEALED = Sealed(name="kept", price=CNY, prices=[CNY, Price(amount=D("3.00"), cur
 BROKEN_SEALED = Sealed(name=None, price=CNY, prices=[])  # type: ignore[arg-type]
 
 
+@strawberry.interface
+class Problem:
+    code: str
+
+
+@strawberry.type
+class Refusal(Problem):
+    reason: str | None
+
+
+Answer = Annotated[Thing | Missing | Refusal, strawberry.union("Answer")]
+UNSET = object()
+RESOLVED: list[str] = []
+
+
+@strawberry.type
+class Holder:
+    label: str
+    _answer: strawberry.Private[object] = UNSET
+
+    @strawberry.field
+    @prefetched("_answer", UNSET)
+    def answer(self) -> Answer | None:
+        RESOLVED.append(self.label)
+        if self._answer is not UNSET:
+            return self._answer  # type: ignore[return-value]
+        return Missing(reason=f"resolved for {self.label}")
+
+
+def holders() -> list[Holder]:
+    made = [Holder(label=str(n)) for n in range(6)]
+    made[0]._answer = things()[1]
+    made[1]._answer = Refusal(code="NO", reason=None)
+    made[2]._answer = None
+    made[3]._answer = broken()[0]  # a null name: graphql-core reports it
+    made[4]._answer = "not a member"  # graphql-core reports that too
+    return made  # made[5] is not prefetched: its resolver runs
+
+
 @strawberry.type
 class Query:
     things: list[Thing] = strawberry.field(resolver=things)
+    holders: list[Holder] = strawberry.field(resolver=holders)
 
     @strawberry.field
     def sealed(self) -> list[Sealed | None]:
@@ -182,6 +222,10 @@ def run(context_class, query: str) -> tuple:
         "{ found { ... F } } fragment F on Thing { kind tags discount { currency } }",
         # A selected field with a resolver: the object takes graphql-core's path.
         "{ found { ... on Thing { name shout } } }",
+        # Prefetched union fields, read without their resolver unless unset.
+        "{ holders { label answer { __typename ... on Thing { name tags price { amount } } "
+        "... on Problem { code } ... on Refusal { reason } ... on Missing { reason } } } }",
+        "{ holders { answer { ... on Missing { reason } } } }",
     ],
 )
 def test_the_direct_path_answers_like_graphql_core(query):
@@ -190,6 +234,14 @@ def test_the_direct_path_answers_like_graphql_core(query):
     # The second time, the shapes come from the previous request.
     assert answer(schema, query) == expected
     assert answer(schema, query) == expected
+
+
+def test_a_prefetched_field_runs_its_resolver_only_when_unset():
+    RESOLVED.clear()
+    answer(schema_with(ExecutionContext), "{ holders { answer { __typename } } }")
+    # The unset one, and the one whose value is not of the union (graphql-core's path,
+    # which calls the resolver, reports it).
+    assert RESOLVED == ["4", "5"]
 
 
 def test_a_shape_is_remembered_for_the_same_query_only_when_no_directive_changes_it():
