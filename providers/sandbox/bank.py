@@ -165,7 +165,8 @@ class SandboxBank(BankProvider):
         self, card_ref: str, business_date: str, now: datetime
     ) -> tuple[Decimal, Decimal]:
         """:meth:`Ledger.card_totals`, read again only when the file changed since the last
-        reading for this card and day, or a withdrawal came due for settlement."""
+        reading for this card and day, or a withdrawal came due for settlement (offers and
+        quotes read them between withdrawals, again and again)."""
         key = (card_ref, business_date)
         known = self._totals.get(key)
         if known is not None:
@@ -194,7 +195,8 @@ class SandboxBank(BankProvider):
         known = self._credit_card(request.customer, request.card_ref)
         self._check_amount(request.amount, request.currency)
         installment = self._check_tenor(request.repayment_type, request.periods)
-        held = await self._run(lambda ledger: ledger.held_on_card(request.card_ref))
+        now = self._now()
+        held, _ = await self._card_totals(request.card_ref, self._business_date(now), now)
         self._check_limit(known, held, request.amount)
         schedule = standard_schedule(
             request.amount,

@@ -163,16 +163,9 @@ class Ledger:
         ).fetchone()
         return WithdrawalRow.from_sql(row) if row else None
 
-    def held_on_card(self, credit_card_ref: str) -> Decimal:
-        """What the card's in-flight and succeeded withdrawals hold of its cash-advance limit."""
-        return self._sum(
-            "credit_card_ref = ? AND state IN (?, ?, ?)",
-            (credit_card_ref, *(s.value for s in HOLDING_STATES)),
-        )
-
     def card_totals(self, credit_card_ref: str, business_date: str) -> tuple[Decimal, Decimal]:
-        """What the card holds of its limit (as ``held_on_card``), and what of that it drew
-        on one Asia/Shanghai day (against the daily cap), from one read."""
+        """What the card's in-flight and succeeded withdrawals hold of its cash-advance
+        limit, and what of that it drew on one Asia/Shanghai day (against the daily cap)."""
         rows = self._db.execute(
             "SELECT amount, business_date FROM sandbox_withdrawals WHERE bank_code = ?"
             " AND credit_card_ref = ? AND state IN (?, ?, ?)",
@@ -197,14 +190,6 @@ class Ledger:
     def version(self) -> Version:
         """What :meth:`SandboxStore.version` answers while nothing else changes the file."""
         return _version(self._db)
-
-    def _sum(self, where: str, params: tuple[Any, ...]) -> Decimal:
-        # Summed in Python: SQLite's SUM would turn the decimal strings into floats.
-        rows = self._db.execute(
-            f"SELECT amount FROM sandbox_withdrawals WHERE bank_code = ? AND {where}",  # noqa: S608 - fixed clauses only
-            (self.bank_code, *params),
-        ).fetchall()
-        return sum((Decimal(r["amount"]) for r in rows), Decimal("0.00"))
 
     def insert(self, row: WithdrawalRow) -> None:
         """Record a new withdrawal."""

@@ -501,3 +501,23 @@ async def test_an_offer_follows_withdrawals_made_by_another_process(open_bank):
     assert await first.get_offer(ALICE, credit) == after
     await second.cancel_withdrawal("w-elsewhere")
     assert await first.get_offer(ALICE, credit) == before
+
+
+async def test_a_quote_sees_the_limit_another_process_used_or_gave_back(open_bank, wall):
+    first, second = open_bank("CEB"), open_bank("CEB")
+    credit, _ = await cards(first, ALICE)
+    offer = await first.get_offer(ALICE, credit)
+
+    def ask(amount: Decimal):
+        return first.quote(QuoteRequest(ALICE, credit, amount, "CNY", RepaymentType.SINGLE_MONTH,
+                                        1, date(2026, 3, 10)))
+
+    step = min(offer.available_limit, offer.max_amount)
+    left, n = offer.available_limit, 0
+    while left >= step:  # another process draws the limit down, a day at a time
+        wall.advance(days=1)
+        await submit(second, ALICE, str(step), f"w-{n}")
+        left, n = left - step, n + 1
+    await raises(ProviderErrorCode.LIMIT_EXCEEDED, ask(step))
+    await second.cancel_withdrawal(f"w-{n - 1}")  # the same day: only the file tells
+    assert (await ask(step)).amount == step
