@@ -35,6 +35,8 @@ from providers.types import (
     WithdrawalState,
 )
 
+_CENT = Decimal("0.01")
+
 
 class ContractViolation(ProviderError):
     """A provider answer that breaks the SDK contract.
@@ -68,8 +70,8 @@ def check_money(value: Any, what: str, *, positive: bool = False) -> Decimal:
         raise ContractViolation(f"{what} must be finite")
     if value < 0 or (positive and value == 0):
         raise ContractViolation(f"{what} must be {'positive' if positive else 'non-negative'}")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
+    # Amounts nearly always come in cents: same_quantum says so far quicker than as_tuple.
+    if not value.same_quantum(_CENT) and value.as_tuple().exponent < -2:
         raise ContractViolation(f"{what} must have at most two decimals")
     return value
 

@@ -23,6 +23,7 @@ from providers import (
     WithdrawalState,
 )
 from providers.guard import GuardedProvider, GuardSettings
+from providers.integrity import ContractViolation, check_money
 
 CUSTOMER = Customer("WECHAT", "o-1")
 EXPECTED = {"expected_amount": Decimal("500.00"), "expected_currency": "CNY"}
@@ -341,3 +342,20 @@ def test_guard_settings_come_from_bank_options():
         GuardSettings.from_options({"guard_cool_down_s": "soon"})
     with pytest.raises(ValueError):
         GuardSettings.from_options({"guard_max_concurrency": "0"})
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("1234.56", True), ("0.00", True), ("1", True), ("1.5", True), ("1E+3", True),
+        ("1.005", False), ("1.500", False), ("-0.01", False), ("NaN", False), ("Infinity", False),
+    ],
+)
+def test_money_from_a_bank_has_at_most_two_decimals(value, ok):
+    if ok:
+        assert check_money(Decimal(value), "amount") == Decimal(value)
+    else:
+        with pytest.raises(ContractViolation):
+            check_money(Decimal(value), "amount")
+    with pytest.raises(ContractViolation):
+        check_money(float(value) if ok else value, "amount")
