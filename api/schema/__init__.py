@@ -5,9 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     ValidationCache,
@@ -18,7 +16,7 @@ from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewe
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
 from api.schema.execution import ExecutionContext
-from api.schema.extensions import MaskUnexpectedErrors, RecordOperation
+from api.schema.extensions import OperationPolicy
 from api.schema.scalars import SCALARS
 from api.schema.withdrawals import (
     CancelWithdrawalResult,
@@ -117,19 +115,15 @@ def build_schema(
     """
     # The guards' rules are built once, so that the validation cache sees the same rules on
     # every request and a repeated document is parsed and validated once per process.
-    rules = [
+    rules = (
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-    ]
-    if not introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
+        *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
+    )
     extensions: list = [
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: AddValidationRules(rules),
+        lambda: OperationPolicy(mask=mask_errors, max_tokens=max_tokens, rules=rules),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        RecordOperation,
-        lambda: MaskUnexpectedErrors(mask=mask_errors),
     ]
     return Schema(
         query=Query,
