@@ -9,6 +9,7 @@ counts for smaller changes.) This measures the service's
 own work for one request of each kind, in one process, through ``httpx.ASGITransport`` (the
 client's share is in the count too, and the same for every version of the service):
 
+- ``catalog``: figure 1's catalog read (as query text), signed out;
 - ``offers``: figure 2's page (six sandbox banks, no latency), a signed-in user;
 - ``quote``: figure 4's createQuote;
 - ``create``: figure 3's createWithdrawal, each on its own fresh quote.
@@ -39,7 +40,7 @@ from bench import client
 from bench.inprocess import bench_settings
 from db.migrate import upgrade
 
-SCENARIOS = ("offers", "quote", "create")
+SCENARIOS = ("catalog", "offers", "quote", "create")
 SIX_LIVE = Path(__file__).resolve().parent / "catalog-six-live.toml"
 
 
@@ -61,7 +62,10 @@ async def _inner(scenario: str, n: int, workdir: Path) -> None:
         await seed_catalog(app.state.services.db, catalog)
         async with client.Api("http://bench", httpx.ASGITransport(app=app)) as api:
             users = [await api.login(f"cg{i}") for i in range(16)]
-            if scenario == "offers":
+            if scenario == "catalog":
+                requests = [(client.CATALOG, None, "")] * n
+                expect = '"banks"'
+            elif scenario == "offers":
                 requests = [(client.OFFERS, None, users[i % 16]) for i in range(n)]
                 expect = "CashAdvanceOffer"
             else:
