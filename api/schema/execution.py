@@ -265,7 +265,8 @@ def _without_directives(
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, with the direct path for plain fields."""
+    """Strawberry's execution context, with the direct paths: plain fields one by one, and
+    whole objects by their shape."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -323,9 +324,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             shape = seen[1]
             if shape is not None:
                 try:
-                    if type(result) in _IMMUTABLE:
-                        return _complete_kept(shape, result)
-                    return _complete(shape, result)
+                    return _object(shape, result)
                 except Exception:  # noqa: BLE001 - _Irregular, or an attribute that raised
                     pass  # graphql-core's path completes it, and reports what is wrong
         return super().collect_and_execute_subfields(
