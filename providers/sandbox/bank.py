@@ -68,8 +68,10 @@ FAILURE_REASONS = (
 )
 SANDBOX_VERSION = "1.0.0"
 _CENT = Decimal("0.01")
-#: Cards whose totals a bank remembers (see SandboxBank._card_totals).
+#: Cards whose totals a bank remembers (see SandboxBank._card_totals), and what it keeps of
+#: each: the file's version then, the next settlement's time, (held, drawn).
 _TOTALS_KEPT = 4096
+_KnownTotals = tuple[Version, float | None, tuple[Decimal, Decimal]]
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -113,8 +115,7 @@ class SandboxBank(BankProvider):
         self._settler: asyncio.Task[None] | None = None
         # An offers page asks every bank for the same card's totals again and again, and
         # nothing has changed in between most of the time (see _card_totals).
-        self._totals: dict[tuple[str, str], tuple[Version, float | None, tuple[Decimal, Decimal]]]
-        self._totals = {}
+        self._totals: dict[tuple[str, str], _KnownTotals] = {}
 
     @classmethod
     def from_data_file(
@@ -176,7 +177,7 @@ class SandboxBank(BankProvider):
             ):
                 return totals
 
-        def read(ledger: Ledger) -> tuple[Version, float | None, tuple[Decimal, Decimal]]:
+        def read(ledger: Ledger) -> _KnownTotals:
             totals = ledger.card_totals(card_ref, business_date)
             # Read last, in the same transaction: settlement above changed the count.
             return ledger.version(), ledger.next_settlement(), totals
