@@ -86,16 +86,25 @@ class CashAdvanceOffer:
         answer is then reused too (see :func:`api.schema.execution.immutable`). The bank is
         asked every time all the same: only the rendering of its answer is kept.
         """
-        try:
-            key = (view.bank_code, view.credit_card_id, view.offer, id(view.options))
-            made = _RENDERED.get(key)
-        except TypeError:  # a plugin's answer that cannot be hashed: rendered each time
-            return cls._render(view)
+        offer = view.offer
+        # What _render reads, and nothing else (the options by identity: made once a day).
+        key = (
+            view.bank_code,
+            view.credit_card_id,
+            id(view.options),
+            offer.available_limit,
+            offer.credit_limit,
+            offer.min_amount,
+            offer.max_amount,
+            offer.daily_remaining,
+            offer.arrival_description,
+        )
+        made = _RENDERED.get(key)
         if made is not None and made[0] is view.options:
             return made[1]
-        offer = cls._render(view)
-        _RENDERED.put(key, (view.options, offer))  # keeps the options, so the id stays theirs
-        return offer
+        rendered = cls._render(view)
+        _RENDERED.put(key, (view.options, rendered))  # keeps the options: the id stays theirs
+        return rendered
 
     @classmethod
     def _render(cls, view: OfferView) -> CashAdvanceOffer:
