@@ -335,13 +335,13 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """The shape of ``return_type`` selected by ``field_details_list``, or None when a
         selected field needs graphql-core (a resolver, arguments, an abstract type, @defer)."""
         nodes = tuple(details.node for details in field_details_list)
-        static = all(_without_directives(n.selection_set, self.fragments) for n in nodes)
-        if not static:  # @skip or @include: good for this request's variables only
-            return self._build(return_type, field_details_list)
         key = (return_type, tuple(map(id, nodes)))
         known = self._shapes.get(key)
         if known is not None and all(a is b for a, b in zip(known[0], nodes, strict=True)):
-            return known[1]
+            return known[1]  # the same nodes: without directives, as when it was kept
+        if not all(_without_directives(n.selection_set, self.fragments) for n in nodes):
+            # @skip or @include: good for this request's variables only
+            return self._build(return_type, field_details_list)
         shape = self._build(return_type, field_details_list)
         if len(self._shapes) >= _MAX_SHAPES:
             self._shapes.clear()
