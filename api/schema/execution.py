@@ -148,10 +148,9 @@ _MISSING = object()
 #: Shapes of selections without directives, by schema and by (type, ids of the field nodes):
 #: the parsed document is cached, so the same query brings the same nodes back. An entry
 #: keeps its nodes, so their ids are not reused while it lives.
-_SHAPES: WeakKeyDictionary[GraphQLSchema, dict[tuple, tuple[tuple, _Shape | None]]] = (
+_SHAPES: WeakKeyDictionary[GraphQLSchema, LRU[tuple, tuple[tuple, _Shape | None]]] = (
     WeakKeyDictionary()
 )
-_MAX_SHAPES = 1024
 
 
 #: Object types whose objects are never changed once made (see :func:`immutable`), and the
@@ -276,7 +275,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans = plans
         shapes = _SHAPES.get(self.schema)
         if shapes is None:
-            shapes = _SHAPES[self.schema] = {}
+            shapes = _SHAPES[self.schema] = LRU(1024)
         self._shapes = shapes
         self._request_shapes: dict[tuple, tuple[Any, _Shape | None]] = {}
         manager = self.middleware_manager  # Strawberry passes one, empty without middleware
@@ -343,9 +342,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             # @skip or @include: good for this request's variables only
             return self._build(return_type, field_details_list)
         shape = self._build(return_type, field_details_list)
-        if len(self._shapes) >= _MAX_SHAPES:
-            self._shapes.clear()
-        self._shapes[key] = (nodes, shape)
+        self._shapes.put(key, (nodes, shape))
         return shape
 
     def _build(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Shape | None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, GraphQLError, SelectionNode
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLError,
+    SelectionNode,
+)
+from graphql.utilities import value_from_ast
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField, Selection
 
 from api.schema.auth import viewer_account
 from api.schema.errors import BankError, CardError, error_member
@@ -128,7 +134,7 @@ _RENDERED: LRU[tuple, tuple[tuple[RepaymentOptionView, ...], CashAdvanceOffer]] 
 # A bank prices every customer alike and the service computes each bank's options once a day
 # (the same tuple each time): their GraphQL objects are made once per tuple too. They are
 # never changed after, so every page may share them.
-_OPTIONS: dict[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = {}
+_OPTIONS: LRU[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = LRU(256)
 
 
 def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, ...]:
@@ -150,10 +156,8 @@ def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, .
                 min_fee=Money.cny(sm.min_fee) if sm else None,
             )
         )
-    if len(_OPTIONS) >= 256:
-        _OPTIONS.clear()
     # The entry holds ``views`` itself, so its id cannot be reused by another tuple.
-    made = _OPTIONS[id(views)] = (views, tuple(options))
+    made = _OPTIONS.put(id(views), (views, tuple(options)))
     return made[1]
 
 
@@ -163,12 +167,25 @@ OfferResult = Annotated[
 ]
 
 
-def _asks_for(nodes: Iterable[SelectionNode], fragments: dict, name: str) -> bool | None:
-    """Whether the selections under ``nodes`` (fragments included) ask for the field
-    ``name``; None when a directive is met, whose @skip or @include needs the variables."""
+def _included(node: SelectionNode, variables: dict[str, Any]) -> bool:
+    """Whether @skip and @include keep ``node`` (their ``if`` is a literal or a variable)."""
+    for directive in node.directives:
+        name = directive.name.value
+        if name in ("skip", "include"):
+            condition = next(a.value for a in directive.arguments if a.name.value == "if")
+            if value_from_ast(condition, GraphQLBoolean, variables) is (name == "skip"):
+                return False
+    return True
+
+
+def _asks_for(
+    nodes: Iterable[SelectionNode], fragments: dict, variables: dict[str, Any], name: str
+) -> bool:
+    """Whether the selections under ``nodes`` (fragments included, @skip and @include
+    honoured) ask for the field ``name``."""
     for node in nodes:
-        if node.directives:
-            return None
+        if node.directives and not _included(node, variables):
+            continue
         if isinstance(node, FieldNode):
             if node.name.value == name:
                 return True
@@ -177,40 +194,17 @@ def _asks_for(nodes: Iterable[SelectionNode], fragments: dict, name: str) -> boo
             node = fragments.get(node.name.value)
             if node is None:  # validation refuses an unknown fragment
                 continue
-            if node.directives:
-                return None
-        found = _asks_for(node.selection_set.selections, fragments, name)
-        if found is not False:
-            return found
-    return False
-
-
-def _selects(selections: list[Selection], name: str) -> bool:
-    """Whether ``selections`` (fragments included, @skip and @include honoured) ask for
-    ``name``."""
-    for selection in selections:
-        directives = selection.directives
-        if directives.get("skip", {}).get("if") or not directives.get("include", {}).get(
-            "if", True
-        ):
-            continue
-        if isinstance(selection, SelectedField):
-            if selection.name == name:
-                return True
-        elif _selects(selection.selections, name):
+        if _asks_for(node.selection_set.selections, fragments, variables, name):
             return True
     return False
 
 
 def _page_asks_for_offers(info: Info) -> bool:
-    # The parsed query first: Strawberry's selected_fields converts every selection of the
-    # page (a tenth of its time), and is needed only to evaluate a directive.
+    # Read from the parsed query: Strawberry's selected_fields would convert every selection
+    # of the page into its own objects (a tenth of the page's time) to answer the same.
     raw = info._raw_info
     selections = [s for node in raw.field_nodes for s in node.selection_set.selections]
-    found = _asks_for(selections, raw.fragments, "offer")
-    if found is None:
-        return _selects(info.selected_fields[0].selections, "offer")
-    return found
+    return _asks_for(selections, raw.fragments, raw.variable_values, "offer")
 
 
 async def prefetch_offers(info: Info, banks: list) -> None:

@@ -38,3 +38,10 @@ class LRU(Generic[K, V]):
 
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)
+
+    def values(self) -> list[V]:
+        """The entries' values, least recently used first."""
+        return list(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)

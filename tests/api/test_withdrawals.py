@@ -101,8 +101,9 @@ async def test_a_page_asks_each_bank_for_its_offer_once(client, app, query):
     [
         "query($no: Boolean!) { banks(channel: ALIPAY) { code offer @skip(if: $no) { __typename } } }",
         "{ banks(channel: ALIPAY) { code ...N } } fragment N on Bank { name ... on Bank { usable } }",
+        "{ banks(channel: ALIPAY) { code ... @include(if: false) { offer { __typename } } } }",
     ],
-    ids=["skip", "fragments"],
+    ids=["skip", "fragments", "literal-include"],
 )
 async def test_a_page_without_the_offer_asks_no_bank(client, app, query):
     user = await User.sign_in(client, "pat")
