@@ -221,7 +221,7 @@ async def _withdrawals_by_status(services: Services) -> dict[str, int]:
     from db.models import WITHDRAWAL_STATUSES, Withdrawal
 
     counts = dict.fromkeys(WITHDRAWAL_STATUSES, 0)
-    async with services.db.read() as session:
+    async with services.db.scan() as session:
         rows = await session.exec(
             select(Withdrawal.status, func.count()).group_by(Withdrawal.status)
         )

@@ -291,7 +291,7 @@ def figure_3(report: Report, seconds: float, rounds: int) -> None:
         env = servers.cardcash_env(wd, latency_ms=0, **PROD_LIKE)
         servers.prepare_database(env, wd)
         with servers.cardcash(env, wd) as app:
-            users, expected_rps = 8 * connections, 150
+            users, expected_rps = 8 * connections, 500
             per_user = max(2, int(expected_rps * seconds * 1.5) // users + 1)
             t0 = time.monotonic()
             reqs = asyncio.run(_quotes(app.url, users, per_user, "w"))

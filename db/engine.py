@@ -6,15 +6,17 @@ lets writers wait their turn (other processes included) instead of failing a tra
 tried to upgrade a read lock. That connection runs on the event loop's thread
 (``db.sqlite_inline``): a write transaction costs no hop to a driver thread, and while another
 process holds the lock the writer waits with ``asyncio.sleep``, up to ``sqlite_busy_timeout_ms``.
-Reads use a separate aiosqlite pool and never block on the writer (WAL). On PostgreSQL both
-are the same pooled engine.
+Reads use a few connections of their own, on the loop's thread too, and never block on the
+writer (WAL); reads that may visit many rows (``Database.scan``) run on aiosqlite's worker
+threads instead. On PostgreSQL all of them are the same pooled engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -67,14 +69,30 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: boo
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> AsyncEngine:
-    """An engine for ``url``; on SQLite ``writer`` selects the single write connection, which
-    runs its statements on the event loop's thread (``db.sqlite_inline``) rather than on
-    aiosqlite's worker threads like the readers."""
+#: What a SQLite engine is for: ``write``, the one connection that writes; ``read``, short
+#: reads; ``scan``, reads that may visit many rows (counts over a whole table).
+Role = Literal["write", "read", "scan"]
+
+#: Connections of SQLite's ``read`` engine. Its reads never suspend (``db.sqlite_inline``),
+#: so a connection is rarely out for longer than one statement; a few cover the moments
+#: when one is.
+INLINE_READERS = 4
+
+
+def create_engine(url: str, options: EngineOptions, *, role: Role = "read") -> AsyncEngine:
+    """An engine for ``url``; on PostgreSQL the same pooled engine whatever the ``role``.
+
+    On SQLite the ``write`` and ``read`` engines run their statements on the event loop's
+    thread (``db.sqlite_inline``): a short statement costs less than the hop to a driver
+    thread and back, and a request never queues behind the others for a thread. A statement
+    holds the loop while it runs, so reads that may visit many rows use the ``scan`` engine,
+    on aiosqlite's worker threads.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         busy_timeout_ms = options.sqlite_busy_timeout_ms
-        if writer:
+        inline = role != "scan"
+        if inline:
             # The URL's own connect arguments, as the dialect reads them for aiosqlite.
             async def connect() -> sqlite_inline.Connection:
                 args, kwargs = engine.dialect.create_connect_args(engine.url)
@@ -86,11 +104,12 @@ def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> 
         else:
             driver = {"connect_args": {"timeout": busy_timeout_ms / 1000}}
         # Readers run in autocommit: each statement is atomic on its own, and skipping
-        # BEGIN and the rollback on return saves two round trips to the driver on every
-        # read. Writers take the write lock up front (BEGIN IMMEDIATE).
+        # BEGIN and the rollback on return saves two calls to the driver on every read.
+        # The writer takes the write lock up front (BEGIN IMMEDIATE).
+        writer = role == "write"
         engine = create_async_engine(
             url,
-            pool_size=1 if writer else max(2, options.pool_size),
+            pool_size={"write": 1, "read": INLINE_READERS, "scan": 2}[role],
             max_overflow=0,
             pool_timeout=options.pool_timeout,
             pool_reset_on_return="rollback" if writer else None,
@@ -98,7 +117,7 @@ def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> 
         )
         # Inline connections must never sleep in SQLite's busy handler (it would stop the
         # loop): they wait for locks in db.sqlite_inline, up to the same timeout.
-        _sqlite_pragmas(engine, 0 if writer else busy_timeout_ms, immediate=writer)
+        _sqlite_pragmas(engine, 0 if inline else busy_timeout_ms, immediate=writer)
         return engine
     return create_async_engine(
         url,
@@ -113,6 +132,20 @@ def create_engine(url: str, options: EngineOptions, *, writer: bool = False) -> 
             "command_timeout": options.command_timeout,
         },
     )
+
+
+_Closable = TypeVar("_Closable", AsyncConnection, AsyncSession)
+
+
+@asynccontextmanager
+async def _closed_here(resource: _Closable) -> AsyncIterator[_Closable]:
+    """Enter ``resource`` and close it in the calling task (see ``Database._closing``)."""
+    if isinstance(resource, AsyncConnection):
+        await resource.start()
+    try:
+        yield resource
+    finally:
+        await resource.close()
 
 
 class Database:
@@ -136,10 +169,12 @@ class Database:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.reader = create_engine(url, options)
-        self.writer = create_engine(url, options, writer=True) if self.is_sqlite else self.reader
+        self.writer = create_engine(url, options, role="write") if self.is_sqlite else self.reader
+        self.scanner = create_engine(url, options, role="scan") if self.is_sqlite else self.reader
         from sqlmodel.ext.asyncio.session import AsyncSession as SQLModelSession
 
         self._read = async_sessionmaker(self.reader, class_=SQLModelSession, expire_on_commit=False)
+        self._scan = async_sessionmaker(self.scanner, class_=SQLModelSession, expire_on_commit=False)
         self._write = async_sessionmaker(
             self.writer, class_=SQLModelSession, expire_on_commit=False
         )
@@ -147,13 +182,20 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads; nothing it does is committed."""
-        async with self._read() as session:
+        async with self._closing(self._read()) as session:
+            yield session
+
+    @asynccontextmanager
+    async def scan(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads that may visit many rows (a count over a whole table): on
+        SQLite they run on a driver thread, so the event loop goes on meanwhile."""
+        async with self._scan() as session:
             yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction, committed when the block ends without an error."""
-        async with self._write() as session, session.begin():
+        async with self._closing(self._write()) as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -161,13 +203,27 @@ class Database:
         """A connection in one write transaction, for Core statements only: without the ORM
         session's plumbing, which costs more than a short statement. Committed when the
         block ends without an error."""
-        async with self.writer.begin() as connection:
+        async with self._closing(self.writer.connect()) as connection, connection.begin():
             yield connection
+
+    def _closing(self, resource: _Closable) -> AbstractAsyncContextManager[_Closable]:
+        """``async with resource``, except on SQLite, where it closes in the calling task.
+
+        SQLAlchemy's ``__aexit__`` closes a session or connection in a task of its own, so
+        that a cancelled caller cannot abandon the close halfway. That costs two turns of the
+        event loop, and the connection stays checked out through both: under load, SQLite's
+        one writer connection was busy more with those turns than with writing, and every
+        other write waited for it. SQLite's inline connections (``db.sqlite_inline``) never
+        suspend, so nothing can interrupt their close, and closing at once is as safe.
+        PostgreSQL's close talks to the server (the rollback on return), and a scan's close
+        may wait for a driver thread: both keep SQLAlchemy's shielded close.
+        """
+        return _closed_here(resource) if self.is_sqlite else resource
 
     @asynccontextmanager
     async def read_core(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads by Core statements; nothing it does is committed."""
-        async with self.reader.connect() as connection:
+        async with self._closing(self.reader.connect()) as connection:
             yield connection
 
     async def ping(self) -> None:
@@ -177,5 +233,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.reader.dispose()
-        if self.writer is not self.reader:
+        if self.is_sqlite:
             await self.writer.dispose()
+            await self.scanner.dispose()

@@ -17,7 +17,7 @@ run outside an explicit transaction (``BEGIN IMMEDIATE`` itself is one) and ``CO
 mode a transaction that holds the write lock (``BEGIN IMMEDIATE``) waits for no further lock.
 
 What remains on the loop is SQLite's own work: a statement holds the loop while it runs, so
-this suits short statements (one connection that writes small transactions), not long scans.
+this suits short statements (small write transactions, reads by an index), not long scans.
 One piece of SQLite's work is moved off it: the checkpoint that copies the write-ahead log
 into the database file (with an fsync) and which SQLite would otherwise run inside a commit
 now and then, stalling the loop for tens of milliseconds. Connections here turn that off

@@ -523,7 +523,7 @@ class Withdrawals:
     # -- status sync -----------------------------------------------------------------------
 
     async def due_count(self) -> int:
-        async with self._db.read() as session:
+        async with self._db.scan() as session:
             return (
                 await session.exec(
                     select(func.count())

@@ -112,18 +112,59 @@ async def database(database_url):
         await db.dispose()
 
 
-async def test_writes_run_on_the_loops_thread(database):
-    db = database()
-    threads = set()
-
-    async with db.writer.connect() as connection:
+async def _thread_ids(engine) -> set[int]:
+    """The threads that run ``SELECT thread_id()`` on ``engine``'s connection from now on."""
+    threads: set[int] = set()
+    async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         await raw.driver_connection.create_function(
             "thread_id", 0, lambda: threads.add(threading.get_ident()) or 1
         )
+    return threads
+
+
+async def test_reads_and_writes_run_on_the_loops_thread_and_scans_do_not(database):
+    db = database()
+    on_writer, on_reader, on_scanner = (
+        await _thread_ids(db.writer),
+        await _thread_ids(db.reader),
+        await _thread_ids(db.scanner),
+    )
     async with db.write() as session:
         await session.exec(text("SELECT thread_id()"))
-    assert threads == {threading.get_ident()}
+    async with db.read() as session:
+        await session.exec(text("SELECT thread_id()"))
+    async with db.scan() as session:
+        await session.exec(text("SELECT thread_id()"))
+    assert on_writer == on_reader == {threading.get_ident()}
+    assert len(on_scanner) == 1 and on_scanner != on_writer
+
+
+async def test_reads_and_writes_never_give_the_loop_up(database):
+    """A read or a write transaction runs from start to end in one turn of the loop: no other
+    request runs meanwhile, so none waits for the one writer connection while it is out."""
+    db = database()
+    await bank_codes(db)  # the first use opens the connections
+    turns = 0
+
+    def turn() -> None:
+        nonlocal turns
+        turns += 1
+
+    loop = asyncio.get_running_loop()
+    loop.call_soon(turn)
+    async with db.write() as session:
+        session.add(a_bank("TURNS"))
+    async with db.write_core() as connection:
+        await connection.execute(text("UPDATE banks SET tagline = 'x' WHERE code = 'TURNS'"))
+    async with db.read_core() as connection:
+        await connection.execute(text("SELECT count(*) FROM banks"))
+    assert "TURNS" in await bank_codes(db)
+    assert turns == 0
+    # A scan does give it up while a driver thread runs the statement.
+    async with db.scan() as session:
+        await session.exec(text("SELECT count(*) FROM banks"))
+    assert turns == 1
 
 
 async def test_write_waits_for_another_process_without_blocking_the_loop(database):
@@ -196,8 +237,8 @@ async def test_errors_and_rollback_are_the_drivers(database):
     assert "ROLLED" not in await bank_codes(db)
 
 
-async def test_pragmas_and_types_are_the_readers(database):
-    """The writer's connection (inline) and a reader's (aiosqlite) behave alike."""
+async def test_pragmas_and_types_are_the_scanners(database):
+    """The inline connections (writer and readers) and a scan's (aiosqlite) behave alike."""
     db = database()
     stamp = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     query = select(
@@ -208,14 +249,16 @@ async def test_pragmas_and_types_are_the_readers(database):
     )
     names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
     seen = {}
-    for name, session_of in (("writer", db.write), ("reader", db.read)):
+    for name, session_of in (("writer", db.write), ("reader", db.read), ("scanner", db.scan)):
         async with session_of() as session:
             pragmas = {n: (await session.exec(text(f"PRAGMA {n}"))).scalar() for n in names}
             seen[name] = (pragmas, tuple((await session.exec(query)).one()))
-    writer, reader = seen["writer"], seen["reader"]
-    assert writer[1] == reader[1] == (Decimal("12.34"), stamp, Decimal("1.50"), "文字")
-    # busy_timeout 0: the writer waits for locks in asyncio, never in SQLite's busy handler.
-    assert writer[0] == reader[0] | {"busy_timeout": 0}
+    writer, reader, scanner = seen["writer"], seen["reader"], seen["scanner"]
+    assert writer[1] == reader[1] == scanner[1] == (Decimal("12.34"), stamp, Decimal("1.50"), "文字")
+    # busy_timeout 0: inline connections wait for locks in asyncio, never in SQLite's busy
+    # handler; a scan's connection, on its own thread, may sleep in it.
+    assert writer[0] == reader[0] == scanner[0] | {"busy_timeout": 0}
+    assert scanner[0]["busy_timeout"] == 5000
     assert writer[0] == {
         "journal_mode": "wal",
         "foreign_keys": 1,
