@@ -145,6 +145,8 @@ _INSERT_WITHDRAWAL = insert(_WITHDRAWALS)
 _INSERT_EVENT = insert(_EVENTS)
 _BY_ID = core_select(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+# SET takes the columns of the parameters given: one statement for every set of changes.
+_UPDATE_BY_ID = update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("withdrawal_key"))
 
 
 def _event(
@@ -788,9 +790,7 @@ class Withdrawals:
             if moved or (current is target and not current.terminal):
                 values.update((k, v) for k, v in (changes or {}).items() if v is not None)
             if values:
-                await connection.execute(
-                    update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == withdrawal_id).values(values)
-                )
+                await connection.execute(_UPDATE_BY_ID, values | {"withdrawal_key": withdrawal_id})
         row = SimpleNamespace(**(row._asdict() | values))
         if moved:
             await self._feed.publish(withdrawal_id)
