@@ -40,7 +40,10 @@ class Settings(BaseSettings):
 
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL clients reach us at.")
     catalog_cache_seconds: float = Field(
-        5.0, ge=0, description="How long a replica caches the catalog."
+        5.0,
+        ge=0,
+        description="How long a replica caches the catalog; a stale view is served while one "
+        "reading refreshes it, never once it is twice this old.",
     )
 
     host: str = "127.0.0.1"

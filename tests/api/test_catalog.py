@@ -162,3 +162,41 @@ async def test_a_stale_catalog_is_read_once_for_everyone_asking(app):
     release.set()
     await asyncio.gather(before, after)
     assert len(reads) == 4
+
+
+async def test_a_stale_catalog_answers_at_once_while_one_reading_refreshes_it(app):
+    """Requests that find the cache stale (but not twice as old) do not wait for the reading
+    that refreshes it; once it is twice as old, they do."""
+    db = app.state.services.db
+    reads, release = [], asyncio.Event()
+
+    class Counted:
+        @asynccontextmanager
+        async def read(self):
+            reads.append(1)
+            await release.wait()
+            async with db.read() as session:
+                yield session
+
+    catalog = Catalog(Counted(), cache_seconds=0.3)
+    release.set()
+    first = await catalog.banks(Channel.ALIPAY)
+    assert len(reads) == 1
+
+    await asyncio.sleep(0.35)  # stale, not yet old
+    release.clear()
+    stale = await asyncio.wait_for(catalog.banks(Channel.ALIPAY), timeout=1)
+    again = await asyncio.wait_for(catalog.bank("CEB", Channel.ALIPAY), timeout=1)
+    assert stale == first and again.code == "CEB"
+    assert len(reads) == 2  # one reading under way for both
+    release.set()
+    await asyncio.sleep(0.05)
+    assert await catalog.banks(Channel.ALIPAY) == first and len(reads) == 2  # fresh again
+
+    await asyncio.sleep(0.65)  # twice as old: wait for the reading
+    release.clear()
+    waiting = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and len(reads) == 3
+    release.set()
+    assert await waiting == first
