@@ -115,22 +115,27 @@ async def test_bank_logo(client):
     assert (await client.get("/static/banks/NOPE.svg")).status_code == 404
 
 
+class Counted:
+    """The app's database, counting (and, until ``release`` is set, holding back) one
+    catalog's readings only: the app's own background work reads the same database."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+        self.reads = []
+        self.release = asyncio.Event()
+
+    @asynccontextmanager
+    async def read(self):
+        self.reads.append(1)
+        await self.release.wait()
+        async with self._db.read() as session:
+            yield session
+
+
 async def test_a_stale_catalog_is_read_once_for_everyone_asking(app):
-    db = app.state.services.db
-    reads, release = [], asyncio.Event()
-
-    class Counted:
-        """The app's database, counting (and holding back) this catalog's readings only:
-        the app's own background work reads the same database."""
-
-        @asynccontextmanager
-        async def read(self):
-            reads.append(1)
-            await release.wait()
-            async with db.read() as session:
-                yield session
-
-    catalog = Catalog(Counted(), cache_seconds=0)  # always stale: every call wants a reading
+    counted = Counted(app.state.services.db)
+    reads, release = counted.reads, counted.release
+    catalog = Catalog(counted, cache_seconds=0)  # always stale: every call wants a reading
 
     # A page's resolvers ask at the same moment: one reading answers them all.
     asking = [asyncio.ensure_future(catalog.banks(Channel.ALIPAY)) for _ in range(20)]
@@ -167,18 +172,9 @@ async def test_a_stale_catalog_is_read_once_for_everyone_asking(app):
 async def test_a_stale_catalog_answers_at_once_while_one_reading_refreshes_it(app):
     """Requests that find the cache stale (but not twice as old) do not wait for the reading
     that refreshes it; once it is twice as old, they do."""
-    db = app.state.services.db
-    reads, release = [], asyncio.Event()
-
-    class Counted:
-        @asynccontextmanager
-        async def read(self):
-            reads.append(1)
-            await release.wait()
-            async with db.read() as session:
-                yield session
-
-    catalog = Catalog(Counted(), cache_seconds=0.3)
+    counted = Counted(app.state.services.db)
+    reads, release = counted.reads, counted.release
+    catalog = Catalog(counted, cache_seconds=0.3)
     release.set()
     first = await catalog.banks(Channel.ALIPAY)
     assert len(reads) == 1
