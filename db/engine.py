@@ -150,7 +150,8 @@ async def _closed_here(resource: _Closable) -> AsyncIterator[_Closable]:
 
 class Database:
     """The service's handle on its database: a reader and a writer, as ORM sessions or, for
-    paths made of Core statements only, as plain connections.
+    paths made of Core statements only, as plain connections; and ``scan()`` for reads that
+    may visit many rows.
 
     Example::
 
@@ -228,7 +229,7 @@ class Database:
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
-        async with self.reader.connect() as conn:
+        async with self._closing(self.reader.connect()) as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
