@@ -169,27 +169,40 @@ async def test_a_stale_catalog_is_read_once_for_everyone_asking(app):
     assert len(reads) == 4
 
 
-async def test_a_stale_catalog_answers_at_once_while_one_reading_refreshes_it(app):
+class Clock:
+    """Stands in for the catalog's ``time``: its ``monotonic()`` moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_a_stale_catalog_answers_at_once_while_one_reading_refreshes_it(app, monkeypatch):
     """Requests that find the cache stale (but not twice as old) do not wait for the reading
     that refreshes it; once it is twice as old, they do."""
+    clock = Clock()
+    monkeypatch.setattr("api.services.catalog.time", clock)
     counted = Counted(app.state.services.db)
     reads, release = counted.reads, counted.release
-    catalog = Catalog(counted, cache_seconds=0.3)
+    catalog = Catalog(counted, cache_seconds=5)
     release.set()
     first = await catalog.banks(Channel.ALIPAY)
     assert len(reads) == 1
 
-    await asyncio.sleep(0.35)  # stale, not yet old
+    clock.now += 6  # stale, not yet old
     release.clear()
-    stale = await asyncio.wait_for(catalog.banks(Channel.ALIPAY), timeout=1)
-    again = await asyncio.wait_for(catalog.bank("CEB", Channel.ALIPAY), timeout=1)
+    stale = await asyncio.wait_for(catalog.banks(Channel.ALIPAY), timeout=5)
+    again = await asyncio.wait_for(catalog.bank("CEB", Channel.ALIPAY), timeout=5)
     assert stale == first and again.code == "CEB"
     assert len(reads) == 2  # one reading under way for both
     release.set()
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # the reading finishes
+    clock.now += 4  # ten seconds after the first reading, four after the second
     assert await catalog.banks(Channel.ALIPAY) == first and len(reads) == 2  # fresh again
 
-    await asyncio.sleep(0.65)  # twice as old: wait for the reading
+    clock.now += 11  # twice as old: wait for the reading
     release.clear()
     waiting = asyncio.ensure_future(catalog.banks(Channel.ALIPAY))
     await asyncio.sleep(0.05)
