@@ -6,7 +6,6 @@ import asyncio
 import json
 import math
 import random
-import re
 import sqlite3
 import subprocess
 import time
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import client, history, load, servers
 from bench.client import Api, bounded
@@ -290,14 +290,14 @@ async def _quotes(url: str, users: int, per_user: int, prefix: str) -> list[Req]
 def _graphql_durations(url: str) -> dict[float, float]:
     """The service's own histogram of ``/graphql`` request durations, from ``/metrics``:
     requests so far at or under each bucket's upper bound (seconds)."""
-    counts = {}
-    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
-        if line.startswith("cardcash_http_request_duration_seconds_bucket{") and (
-            'route="/graphql"' in line
-        ):
-            bound = re.search(r'le="([^"]+)"', line).group(1)
-            counts[float(bound)] = float(line.rsplit(" ", 1)[1])
-    return counts
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "cardcash_http_request_duration_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket") and sample.labels.get("route") == "/graphql"
+    }
 
 
 def _quantile_bound(before: dict[float, float], after: dict[float, float], q: float) -> float:
