@@ -180,18 +180,14 @@ class Database:
             self.writer, class_=SQLModelSession, expire_on_commit=False
         )
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reads; nothing it does is committed."""
-        async with self._closing(self._read()) as session:
-            yield session
+        return self._closing(self._read())
 
-    @asynccontextmanager
-    async def scan(self) -> AsyncIterator[AsyncSession]:
+    def scan(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reads that may visit many rows (a count over a whole table): on
         SQLite they run on a driver thread, so the event loop goes on meanwhile."""
-        async with self._scan() as session:
-            yield session
+        return self._scan()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -221,11 +217,9 @@ class Database:
         """
         return _closed_here(resource) if self.is_sqlite else resource
 
-    @asynccontextmanager
-    async def read_core(self) -> AsyncIterator[AsyncConnection]:
+    def read_core(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reads by Core statements; nothing it does is committed."""
-        async with self._closing(self.reader.connect()) as connection:
-            yield connection
+        return self._closing(self.reader.connect())
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
