@@ -49,7 +49,11 @@ class Api:
     """A GraphQL client for preparation (not for load)."""
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=60, transport=transport)
+        # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout: at
+        # httpx's default (also 5 s), a request sent just as the server closes its connection
+        # fails with a ReadError.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        self.http = httpx.AsyncClient(base_url=url, timeout=60, transport=transport, limits=limits)
 
     async def __aenter__(self) -> Api:
         return self
