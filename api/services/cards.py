@@ -142,7 +142,10 @@ class Cards:
         for card in rows:
             if card.provider_code not in seen or card.last_seen_at > seen[card.provider_code]:
                 seen[card.provider_code] = card.last_seen_at
-        return tuple(_view(c) for c in rows), seen
+        views = tuple(_view(c) for c in rows)
+        for view in views:  # the card a user picks next is one of these: owned() needs no read
+            self._known.put(view.id, view)
+        return views, seen
 
     async def _stale_banks(self, account: Account, seen: dict[str, datetime]) -> list[str]:
         stale_before = utcnow() - self._refresh
