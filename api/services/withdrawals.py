@@ -33,12 +33,12 @@ from sqlmodel import col, func, select
 from api.services import failpoints
 from api.services.accounts import Account
 from api.services.banks import Banks, bank_error
-from api.services.cards import Cards
+from api.services.cards import Cards, CardView
 from api.services.errors import DomainError, ErrorCode
 from api.services.events import ChangeFeed
 from api.services.ids import derived_id, is_id
 from api.services.lifecycle import Source, Status, can_move
-from api.services.quotes import Quotes
+from api.services.quotes import Quotes, QuoteView
 from db.engine import Database
 from db.models import Card, Quote, User, Withdrawal, WithdrawalEvent
 from db.types import UTCDateTime, utcnow
@@ -147,6 +147,7 @@ _BY_ID = core_select(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 # SET takes the columns of the parameters given: one statement for every set of changes.
 _UPDATE_BY_ID = update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("withdrawal_key"))
+_UPDATE_IF_STATUS = _UPDATE_BY_ID.where(_WITHDRAWALS.c.status == bindparam("expected_status"))
 
 
 def _event(
@@ -315,38 +316,17 @@ class Withdrawals:
             quote_id, debit_card_id, purpose.value, accepted_disclosure_version or ""
         )
         withdrawal_id = derived_id("withdrawal", account.id, idempotency_key)
-        if (existing := await self._load(withdrawal_id)) is not None:
-            return self._replay(existing, fingerprint)
-
-        quote = await self._quotes.get(account, quote_id)
-        if quote.expired():
-            raise DomainError(
-                ErrorCode.QUOTE_EXPIRED, "the quote has expired; ask for a new one", field="quoteId"
-            )
-        if (
-            not accepted_disclosure_version
-            or accepted_disclosure_version != quote.disclosure_version
-        ):
-            raise DomainError(
-                ErrorCode.DISCLOSURE_NOT_ACCEPTED,
-                f"read and accept the quote's disclosure (version {quote.disclosure_version})",
-                field="acceptedDisclosureVersion",
-            )
-        _, provider = await self._banks.usable(account, quote.bank_code)
-        credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
-        debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)
         try:
-            same_holder = await provider.verify_same_holder(
-                account.customer, credit.card_ref, debit.card_ref
+            quote, credit, debit = await self._checked(
+                account, quote_id, debit_card_id, accepted_disclosure_version
             )
-        except ProviderError as exc:
-            raise bank_error(exc, quote.bank_code) from None
-        if not same_holder:
-            raise DomainError(
-                ErrorCode.CARD_NOT_OWNED,
-                "the bank could not confirm this debit card is yours; choose your own card",
-                field="debitCardId",
-            )
+        except DomainError:
+            # A retry of a request that went through answers as the first time, even though
+            # its quote has since expired or been used. (A retry that passes the checks meets
+            # the first one's row on insert, below.)
+            if (existing := await self._load(withdrawal_id)) is not None:
+                return self._replay(existing, fingerprint)
+            raise
 
         now = utcnow()
         values = {
@@ -418,6 +398,7 @@ class Withdrawals:
             debit.card_ref,
             quote.agreement_version,
             Source.BANK,
+            inserted=True,
         )
 
     async def confirm(self, account: Account, withdrawal_id: str, code: str) -> WithdrawalView:
@@ -478,9 +459,15 @@ class Withdrawals:
     # -- the bank's word -------------------------------------------------------------------
 
     async def apply(
-        self, withdrawal_id: str, result: WithdrawalResult, source: Source
+        self,
+        withdrawal_id: str,
+        result: WithdrawalResult,
+        source: Source,
+        *,
+        written: SimpleNamespace | None = None,
     ) -> WithdrawalView:
-        """Record what the bank says a withdrawal's state is (a no-op for stale news)."""
+        """Record what the bank says a withdrawal's state is (a no-op for stale news).
+        ``written``: the row as this request inserted it (see :meth:`_move`)."""
         target = Status.of(result.state)
         changes = {"bank_reference": result.bank_reference or None}
         if result.expected_arrival is not None:
@@ -488,7 +475,7 @@ class Withdrawals:
         if target is Status.FAILED:
             changes["failure_code"] = "BANK_DECLINED"
             changes["failure_reason"] = (result.failure_reason or "the bank did not pay out")[:256]
-        row, _ = await self._move(withdrawal_id, target, source, changes=changes)
+        row, _ = await self._move(withdrawal_id, target, source, changes=changes, written=written)
         return _view(row)
 
     async def handle_callback(self, bank_code: str, headers, body: bytes) -> str:
@@ -638,6 +625,38 @@ class Withdrawals:
             current_status=view.status.value,
         )
 
+    async def _checked(
+        self, account: Account, quote_id: str, debit_card_id: str, accepted_disclosure: str
+    ) -> tuple[QuoteView, CardView, CardView]:
+        """The quote and both cards of a new withdrawal, once every check has passed."""
+        quote = await self._quotes.get(account, quote_id)
+        if quote.expired():
+            raise DomainError(
+                ErrorCode.QUOTE_EXPIRED, "the quote has expired; ask for a new one", field="quoteId"
+            )
+        if not accepted_disclosure or accepted_disclosure != quote.disclosure_version:
+            raise DomainError(
+                ErrorCode.DISCLOSURE_NOT_ACCEPTED,
+                f"read and accept the quote's disclosure (version {quote.disclosure_version})",
+                field="acceptedDisclosureVersion",
+            )
+        _, provider = await self._banks.usable(account, quote.bank_code)
+        credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
+        debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)
+        try:
+            same_holder = await provider.verify_same_holder(
+                account.customer, credit.card_ref, debit.card_ref
+            )
+        except ProviderError as exc:
+            raise bank_error(exc, quote.bank_code) from None
+        if not same_holder:
+            raise DomainError(
+                ErrorCode.CARD_NOT_OWNED,
+                "the bank could not confirm this debit card is yours; choose your own card",
+                field="debitCardId",
+            )
+        return quote, credit, debit
+
     async def _submit(
         self,
         row: Record,
@@ -646,7 +665,12 @@ class Withdrawals:
         debit_ref: str,
         agreement_version: str,
         source: Source,
+        *,
+        inserted: bool = False,
     ) -> WithdrawalView:
+        """Hand the withdrawal to its bank and record the answer. ``inserted``: ``row`` is as
+        this request just wrote it (not read back from the database)."""
+        written = row if inserted else None
         provider = self._provider(row.bank_code)
         try:
             result = await provider.submit_withdrawal(
@@ -677,10 +701,11 @@ class Withdrawals:
                 source,
                 changes={"failure_code": mapped.code.value, "failure_reason": mapped.message[:256]},
                 detail=mapped.code.value,
+                written=written,
             )
             return _view(failed)
         failpoints.hit("after-bank-submit")
-        return await self.apply(row.id, result, source)
+        return await self.apply(row.id, result, source, written=written)
 
     async def _confirm_failed(self, view: WithdrawalView, exc: ProviderError, attempts_left: int):
         if exc.code is ProviderErrorCode.VERIFICATION_FAILED and attempts_left > 0:
@@ -764,37 +789,59 @@ class Withdrawals:
         *,
         changes: dict | None = None,
         detail: str = "",
+        written: SimpleNamespace | None = None,
     ) -> tuple[Record, bool]:
         """Compare-and-set the status under a row lock, with its event. Stale or backward
-        moves change nothing."""
+        moves change nothing.
+
+        ``written`` is the row as this request inserted it: while its status holds, the
+        row needs no reading first (the bank's first answer to a new withdrawal).
+        """
         now = utcnow()
+        details = {k: v for k, v in (changes or {}).items() if v is not None}
+        row: Record | None = None
         async with self._db.write_core() as connection:
-            row = (await connection.execute(_BY_ID_FOR_UPDATE, {"id": withdrawal_id})).one()
-            current = Status(row.status)
-            moved = can_move(current, target)
-            values: dict = {}
+            if written is not None and can_move(current := Status(written.status), target):
+                values = self._moved(target, now) | details
+                done = await connection.execute(
+                    _UPDATE_IF_STATUS,
+                    values | {"withdrawal_key": withdrawal_id, "expected_status": current.value},
+                )
+                if done.rowcount == 1:
+                    row, moved = written, True
+            if row is None:  # someone else may have moved it: read it under the lock
+                row = (await connection.execute(_BY_ID_FOR_UPDATE, {"id": withdrawal_id})).one()
+                current = Status(row.status)
+                moved = can_move(current, target)
+                values = self._moved(target, now) if moved else {}
+                # Details refresh while a status holds (a bank reference arriving later), but
+                # a final record stays as it was written.
+                if moved or (current is target and not current.terminal):
+                    values.update(details)
+                if values:
+                    await connection.execute(
+                        _UPDATE_BY_ID, values | {"withdrawal_key": withdrawal_id}
+                    )
             if moved:
-                values = {
-                    "status": target.value,
-                    "updated_at": now,
-                    "next_sync_at": self._next_sync(target, now),
-                    "sync_attempts": 0,
-                    "sync_lease_until": None,
-                }
-                detail = detail or (changes or {}).get("failure_reason") or ""
+                detail = detail or details.get("failure_reason") or ""
                 await connection.execute(
                     _INSERT_EVENT, _event(withdrawal_id, target, source, detail, now, current)
                 )
-            # Details refresh while a status holds (a bank reference arriving later), but a
-            # final record stays as it was written.
-            if moved or (current is target and not current.terminal):
-                values.update((k, v) for k, v in (changes or {}).items() if v is not None)
-            if values:
-                await connection.execute(_UPDATE_BY_ID, values | {"withdrawal_key": withdrawal_id})
-        row = SimpleNamespace(**(row._asdict() | values))
+        fields = vars(row) if isinstance(row, SimpleNamespace) else row._asdict()
+        row = SimpleNamespace(**(fields | values))
         if moved:
             await self._feed.publish(withdrawal_id)
         return row, moved
+
+    def _moved(self, target: Status, now: datetime) -> dict:
+        """The columns a move to ``target`` sets."""
+        return {
+            "status": target.value,
+            "updated_at": now,
+            "next_sync_at": self._next_sync(target, now),
+            "sync_attempts": 0,
+            "sync_lease_until": None,
+        }
 
     async def _note(self, withdrawal_id: str, source: Source, detail: str) -> None:
         async with self._db.write_core() as connection:

@@ -256,3 +256,52 @@ async def test_a_sync_job_cut_short_by_the_database_resumes_at_once(start_app, l
     assert row.status == "PROCESSING" and row.sync_lease_until is not None  # leased, cut short
     assert await services.withdrawals.sync_due() == 1
     assert (await user.get(w["id"]))["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("outcome", ["VERIFICATION_REQUIRED", "PROCESSING", "FAILED"])
+async def test_the_answer_to_create_is_what_a_later_read_shows(start_app, outcome):
+    """createWithdrawal answers from the row it wrote: the same as reading it back."""
+    from providers import ProviderError, ProviderErrorCode
+
+    banks = FAST_BANKS | {
+        "SPABANK": {"verification_required": "false", "settlement_delay_s": "3600"}
+    }
+    client, app = await start_app(bank_options=banks)
+    code = "SPABANK" if outcome == "PROCESSING" else "CEB"
+    if outcome == "FAILED":
+
+        async def declined(request):
+            raise ProviderError(ProviderErrorCode.DAILY_LIMIT_EXCEEDED, "0.00 CNY left today")
+
+        bank(app, code).submit_withdrawal = declined
+    user = await User.sign_in(client, "olga")
+    quote = await user.quote(code, "1200", "INSTALLMENT", 6)
+    created = await user.withdraw(quote)
+    assert created.pop("__typename") == "Withdrawal" and created["status"] == outcome, created
+    assert await user.get(created["id"]) == created
+
+
+async def test_a_callback_ahead_of_the_banks_answer_is_recorded_once(start_app):
+    """The bank's callback lands before its answer to the submission: the answer finds the
+    withdrawal already moved and records no second move."""
+    from api.services.lifecycle import Source
+
+    client, app = await start_app()
+    ceb = bank(app)
+    original = ceb.submit_withdrawal
+
+    async def callback_first(request):
+        result = await original(request)
+        await app.state.services.withdrawals.apply(request.request_id, result, Source.CALLBACK)
+        return result
+
+    ceb.submit_withdrawal = callback_first
+    user = await User.sign_in(client, "olga")
+    created = await user.withdraw(await user.quote("CEB", "1000.00", "INSTALLMENT", 3))
+    assert created["status"] == "VERIFICATION_REQUIRED", created
+    assert await events(app, created["id"]) == [
+        (None, "PENDING", "USER"),
+        ("PENDING", "VERIFICATION_REQUIRED", "CALLBACK"),
+    ]
+    created.pop("__typename")
+    assert await user.get(created["id"]) == created

@@ -231,6 +231,26 @@ async def test_idempotent_retries_and_key_reuse(client, app):
     assert await count(app, Withdrawal) == 1
 
 
+async def test_a_retry_after_the_quote_expired_answers_as_the_first_time(client, app, monkeypatch):
+    from datetime import datetime, timedelta
+
+    import api.services.quotes
+
+    user = await User.sign_in(client, "erin")
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+    first = await user.withdraw(quote, key="late-retry-1")
+    assert first["__typename"] == "Withdrawal", first
+    expires = datetime.fromisoformat(quote["expiresAt"])
+    monkeypatch.setattr(api.services.quotes, "utcnow", lambda: expires + timedelta(seconds=1))
+    again = await user.withdraw(quote, key="late-retry-1")
+    assert again["__typename"] == "Withdrawal" and again["id"] == first["id"], again
+    reused = await user.withdraw(quote, key="late-retry-1", purpose="TRAVEL")
+    assert reused["code"] == "IDEMPOTENCY_KEY_REUSED" and reused["withdrawalId"] == first["id"]
+    fresh = await user.withdraw(quote, key="late-retry-2")
+    assert fresh["code"] == "QUOTE_EXPIRED"
+    assert await count(app, Withdrawal) == 1
+
+
 async def test_concurrent_identical_requests_make_one_withdrawal(client, app):
     user = await User.sign_in(client, "frank")
     quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
