@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
 from api.schema.execution import ExecutionContext
-from api.schema.extensions import OperationPolicy
+from api.schema.extensions import Documents, OperationPolicy
 from api.schema.scalars import SCALARS
 from api.schema.withdrawals import (
     CancelWithdrawalResult,
@@ -113,17 +108,18 @@ def build_schema(
     itself, so a flood of tokens costs little). Production turns introspection off and masks
     unexpected errors (``mask_errors``).
     """
-    # The guards' rules are built once, so that the validation cache sees the same rules on
-    # every request and a repeated document is parsed and validated once per process.
+    # The guards' rules are built once: the same rules on every request, so that a repeated
+    # document is parsed and validated once per process (``Documents``).
     rules = (
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
         *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
     )
+    documents = Documents(DOCUMENT_CACHE_SIZE)
     extensions: list = [
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: OperationPolicy(mask=mask_errors, max_tokens=max_tokens, rules=rules),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: OperationPolicy(
+            mask=mask_errors, max_tokens=max_tokens, rules=rules, documents=documents
+        ),
     ]
     return Schema(
         query=Query,

@@ -1,14 +1,17 @@
-"""The schema's extension: limits on what is parsed and validated, what an operation is (for
-logs and metrics), and masking of the unexpected errors a client must not see."""
+"""The schema's extension: limits on what is parsed and validated, caches of both, what an
+operation is (for logs and metrics), and masking of the unexpected errors a client must not
+see."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import MaskErrors
+from strawberry.schema.schema import validate_document
 
 from api.services.errors import DomainError
+from api.services.lru import LRU
 
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -23,14 +26,45 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError | DomainError)
 
 
+class Documents:
+    """Parsed documents by query text, and their validation errors by document.
+
+    A repeated query is parsed and validated once per process. The same text brings back the
+    same document object, so validation is remembered by that object's identity: keyed by the
+    document itself (as Strawberry's ``ValidationCache`` does), every request would hash its
+    whole syntax tree, 10-40 µs for this API's pages. Each entry keeps its document alive, so
+    an identity is never reused while it is a key. The schema's rules are the same for every
+    request (see :func:`api.schema.build_schema`), so they need not be part of the key.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._parsed: LRU[str, DocumentNode] = LRU(size)
+        self._checked: LRU[int, tuple[DocumentNode, list[GraphQLError]]] = LRU(size)
+
+    def parse(self, query: str, options: dict) -> DocumentNode:
+        """The document of ``query``; a syntax error, or more tokens than ``options`` allow,
+        raises :class:`GraphQLError` (and is not remembered). ``options`` are the same for
+        every request of a schema."""
+        if (document := self._parsed.get(query)) is None:
+            document = self._parsed.put(query, parse(query, **options))
+        return document
+
+    def validate(self, schema, document: DocumentNode, rules) -> list[GraphQLError]:
+        known = self._checked.get(id(document))
+        if known is None or known[0] is not document:
+            errors = validate_document(schema, document, rules)
+            known = self._checked.put(id(document), (document, errors))
+        return known[1]
+
+
 class OperationPolicy(MaskErrors):
     """What every operation goes through, in one extension (Strawberry sets up each
     extension's hooks anew for every request, about 15 µs apiece, so one is cheaper than
-    four):
+    three):
 
     - the parser stops at ``max_tokens`` tokens, so a flood of tokens costs little;
-    - ``rules`` join the validation rules (the validation cache sees the same rules on
-      every request, so a repeated document is validated once per process);
+    - ``rules`` join the validation rules;
+    - a repeated document is parsed and validated once per process (``documents``);
     - the operation's name and type are put on the context once the document is parsed,
       for logs and metrics;
     - every unexpected error gets ``extensions.code = INTERNAL_SERVER_ERROR`` and the
@@ -38,11 +72,12 @@ class OperationPolicy(MaskErrors):
       with its stack, has already been logged by the schema's ``process_errors``.
     """
 
-    def __init__(self, *, mask: bool, max_tokens: int, rules: tuple) -> None:
+    def __init__(self, *, mask: bool, max_tokens: int, rules: tuple, documents: Documents) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message="Internal error")
         self.mask = mask
         self.max_tokens = max_tokens
         self.rules = rules
+        self.documents = documents
 
     def on_operation(self) -> Iterator[None]:
         execution = self.execution_context
@@ -51,6 +86,12 @@ class OperationPolicy(MaskErrors):
         yield from super().on_operation()
 
     def on_parse(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.graphql_document is None and execution.query is not None:
+            # A syntax error raised here is the client's, reported as Strawberry's own.
+            execution.graphql_document = self.documents.parse(
+                execution.query, execution.parse_options
+            )
         yield
         context = self.execution_context.context
         if self.execution_context.graphql_document is None or not hasattr(
@@ -62,6 +103,14 @@ class OperationPolicy(MaskErrors):
             context.operation_type = self.execution_context.operation_type.value
         except RuntimeError:  # no such operation, or several and none named
             pass
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.pre_execution_errors is None and execution.graphql_document is not None:
+            execution.pre_execution_errors = self.documents.validate(
+                execution.schema._schema, execution.graphql_document, execution.validation_rules
+            )
+        yield
 
     def _process_result(self, result: object) -> None:
         # MaskErrors asks a runtime-checkable Protocol, a slow isinstance on every request.
