@@ -1,5 +1,6 @@
-"""SQLite's writer runs on the event loop's thread and waits for the write lock without
-blocking the loop: another process holding the lock delays a write, never the other requests.
+"""SQLite's writer and short reads run on the event loop's thread and wait for the write lock,
+or for a connection, without blocking the loop: another process holding the lock delays a
+write, never the other requests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import Numeric, literal, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import select
 
 from db.engine import Database, EngineOptions
@@ -102,8 +104,9 @@ async def bank_codes(db: Database) -> set[str]:
 async def database(database_url):
     databases = []
 
-    def open_database(busy_timeout_ms: int = 5000) -> Database:
-        db = Database(database_url, EngineOptions(sqlite_busy_timeout_ms=busy_timeout_ms))
+    def open_database(busy_timeout_ms: int = 5000, pool_timeout: float = 10.0) -> Database:
+        options = EngineOptions(sqlite_busy_timeout_ms=busy_timeout_ms, pool_timeout=pool_timeout)
+        db = Database(database_url, options)
         databases.append(db)
         return db
 
@@ -112,24 +115,20 @@ async def database(database_url):
         await db.dispose()
 
 
-async def _thread_ids(engine) -> set[int]:
-    """The threads that run ``SELECT thread_id()`` on ``engine``'s connection from now on."""
-    threads: set[int] = set()
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.create_function(
-            "thread_id", 0, lambda: threads.add(threading.get_ident()) or 1
-        )
-    return threads
+def _thread_recorder(threads: set[int]):
+    return lambda: threads.add(threading.get_ident()) or 1
 
 
 async def test_reads_and_writes_run_on_the_loops_thread_and_scans_do_not(database):
     db = database()
-    on_writer, on_reader, on_scanner = (
-        await _thread_ids(db.writer),
-        await _thread_ids(db.reader),
-        await _thread_ids(db.scanner),
-    )
+    on_writer, on_reader, on_scanner = set(), set(), set()
+    for inline, threads in ((db.sqlite_writer, on_writer), (db.sqlite_reader, on_reader)):
+        async with inline.connect() as connection:
+            raw = connection.sync_connection.connection.driver_connection
+            raw.create_function("thread_id", 0, _thread_recorder(threads))
+    async with db.engine.connect() as connection:  # the scans' engine (aiosqlite)
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.create_function("thread_id", 0, _thread_recorder(on_scanner))
     async with db.write() as session:
         await session.exec(text("SELECT thread_id()"))
     async with db.read() as session:
@@ -254,7 +253,9 @@ async def test_pragmas_and_types_are_the_scanners(database):
             pragmas = {n: (await session.exec(text(f"PRAGMA {n}"))).scalar() for n in names}
             seen[name] = (pragmas, tuple((await session.exec(query)).one()))
     writer, reader, scanner = seen["writer"], seen["reader"], seen["scanner"]
-    assert writer[1] == reader[1] == scanner[1] == (Decimal("12.34"), stamp, Decimal("1.50"), "文字")
+    assert (
+        writer[1] == reader[1] == scanner[1] == (Decimal("12.34"), stamp, Decimal("1.50"), "文字")
+    )
     # busy_timeout 0: inline connections wait for locks in asyncio, never in SQLite's busy
     # handler; a scan's connection, on its own thread, may sleep in it.
     assert writer[0] == reader[0] == scanner[0] | {"busy_timeout": 0}
@@ -274,16 +275,17 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_loop(database):
 
     db = database()
     path = make_url(db.url).database
-    async with db.writer.connect() as connection:
-        raw = await connection.get_raw_connection()
-        inline = raw.driver_connection
+    inline = db.sqlite_writer
+    async with inline.connect() as connection:
         assert (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
     async with db.write() as session:
         await session.exec(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
     commits = 12 * sqlite_inline.CHECKPOINT_EVERY
     for _ in range(commits):
         async with db.write() as session:
-            await session.exec(text("INSERT INTO filler (body) VALUES (:b)"), params={"b": "x" * 3000})
+            await session.exec(
+                text("INSERT INTO filler (body) VALUES (:b)"), params={"b": "x" * 3000}
+            )
         if inline.checkpointing is not None:
             await inline.checkpointing  # let each one finish, as an idle moment would
     # Every commit adds at least one 4 KB page to the log: unchecked it would hold them all.
@@ -291,3 +293,40 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_loop(database):
     assert wal < commits * 4096 / 2, wal
     async with db.read() as session:
         assert (await session.exec(text("SELECT count(*) FROM filler"))).one()[0] == commits
+
+
+async def test_waiting_for_a_connection_never_blocks_the_loop(database):
+    """The writer held across an await (and every reader) makes others wait in asyncio, up
+    to the pool timeout, and then fail as an exhausted pool does."""
+    from db.engine import INLINE_READERS
+
+    db = database(pool_timeout=0.3)
+    release = asyncio.Event()
+
+    async def hold(opened) -> None:
+        async with opened:
+            await release.wait()
+
+    holders = [asyncio.create_task(hold(db.write()))]
+    holders += [asyncio.create_task(hold(db.read())) for _ in range(INLINE_READERS)]
+    await asyncio.sleep(0.05)
+    with Ticker() as ticker:
+        with pytest.raises(PoolTimeout):
+            async with db.write() as session:
+                session.add(a_bank("NEVER"))
+        with pytest.raises(PoolTimeout):
+            await bank_codes(db)
+        assert ticker.longest_gap < 0.25, f"the loop stood still for {ticker.longest_gap:.3f} s"
+
+        async def write() -> None:
+            async with db.write() as session:
+                session.add(a_bank("QUEUED"))
+
+        queued = asyncio.create_task(write())
+        await asyncio.sleep(0.05)
+        assert not queued.done()
+        release.set()
+        await asyncio.wait_for(queued, 5)
+    await asyncio.gather(*holders)
+    codes = await bank_codes(db)
+    assert "QUEUED" in codes and "NEVER" not in codes
