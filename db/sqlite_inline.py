@@ -109,22 +109,15 @@ class Inline:
         #: The checkpoint running on a worker thread, if any.
         self.checkpointing: asyncio.Future | None = None
 
-    @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[InlineConnection]:
-        async with self._checked_out() as connection:
-            yield InlineConnection(connection, self._retrying)
+    def connect(self) -> _Checkout:
+        return _Checkout(self, begin=False)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[InlineConnection]:
-        async with self._checked_out(begin=True) as connection:
-            yield InlineConnection(connection, None)
-            connection.commit()
-            self._committed()
+    def transaction(self) -> _Checkout:
+        return _Checkout(self, begin=True)
 
     @contextlib.asynccontextmanager
     async def session(self, *, begin: bool) -> AsyncIterator[InlineSession]:
-        opened = self.transaction() if begin else self.connect()
-        async with opened as connection:
+        async with _Checkout(self, begin=begin) as connection:
             session = Session(bind=connection.sync_connection, expire_on_commit=False)
             try:
                 yield InlineSession(session, None if begin else self._retrying)
@@ -133,8 +126,10 @@ class Inline:
             finally:
                 session.close()
 
-    @contextlib.asynccontextmanager
-    async def _checked_out(self, *, begin: bool = False) -> AsyncIterator[Connection]:
+    async def _acquire(self) -> None:
+        if not self._free.locked():
+            await self._free.acquire()  # one is free: returns at once
+            return
         try:
             async with asyncio.timeout(self.pool_timeout):
                 await self._free.acquire()
@@ -142,17 +137,6 @@ class Inline:
             raise PoolTimeout(
                 f"no SQLite connection came free within {self.pool_timeout:g} s"
             ) from None
-        try:
-            if begin:
-                connection = await self._retrying(self._begun)
-            else:
-                connection = self.engine.connect()
-            try:
-                yield connection
-            finally:
-                connection.close()  # a transaction still open is rolled back
-        finally:
-            self._free.release()
 
     def _begun(self) -> Connection:
         connection = self.engine.connect()
@@ -198,6 +182,40 @@ class Inline:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _Checkout:
+    """``async with``: a connection of ``inline``, in a transaction when ``begin``, committed
+    when the block ends without an error (rolled back otherwise), and given back."""
+
+    __slots__ = ("_begin", "_connection", "_inline")
+
+    def __init__(self, inline: Inline, *, begin: bool) -> None:
+        self._inline = inline
+        self._begin = begin
+
+    async def __aenter__(self) -> InlineConnection:
+        inline = self._inline
+        await inline._acquire()
+        try:
+            if self._begin:
+                self._connection = await inline._retrying(inline._begun)
+            else:
+                self._connection = inline.engine.connect()
+        except BaseException:
+            inline._free.release()
+            raise
+        return InlineConnection(self._connection, None if self._begin else inline._retrying)
+
+    async def __aexit__(self, exc_type, exc, traceback) -> None:
+        connection = self._connection
+        try:
+            if exc_type is None and self._begin:
+                connection.commit()
+                self._inline._committed()
+        finally:
+            connection.close()  # a transaction still open is rolled back
+            self._inline._free.release()
 
 
 def _checkpoint(database: str) -> None:
