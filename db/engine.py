@@ -45,7 +45,7 @@ class EngineOptions:
     sqlite_busy_timeout_ms: int = 5000
 
 
-def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins.
@@ -60,12 +60,6 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, immediate: bool) ->
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    if immediate:
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 #: Connections for SQLite's short reads. A read is one statement on the loop's thread, so a
@@ -86,7 +80,7 @@ def create_engine(url: str, options: EngineOptions) -> AsyncEngine:
             pool_reset_on_return=None,
             connect_args={"timeout": options.sqlite_busy_timeout_ms / 1000},
         )
-        _sqlite_pragmas(engine.sync_engine, options.sqlite_busy_timeout_ms, immediate=False)
+        _sqlite_pragmas(engine.sync_engine, options.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(
         url,
@@ -109,7 +103,7 @@ def _inline(url: str, options: EngineOptions, *, writer: bool) -> sqlite_inline.
     engine = sqlite_inline.create_engine(make_url(url), pool_size=size, writer=writer)
     # Their connections never sleep in SQLite's busy handler (it would stop the loop): they
     # wait for locks in db.sqlite_inline, up to the same timeout.
-    _sqlite_pragmas(engine, 0, immediate=writer)
+    _sqlite_pragmas(engine, 0)
     return sqlite_inline.Inline(
         engine,
         size=size,
