@@ -248,7 +248,8 @@ async def _call(retry: Retry, call: Callable[..., T], *args: Any, **kwargs: Any)
 
 
 class InlineConnection:
-    """A synchronous SQLAlchemy ``Connection`` behind ``AsyncConnection``'s methods."""
+    """A synchronous SQLAlchemy ``Connection`` behind the ``AsyncConnection`` methods the
+    service calls (add one here when a caller needs it)."""
 
     __slots__ = ("_retry", "sync_connection")
 
@@ -257,25 +258,17 @@ class InlineConnection:
         self._retry = retry
 
     async def execute(self, statement, parameters=None, **kwargs):
-        return await _call(
-            self._retry, self.sync_connection.execute, statement, parameters, **kwargs
-        )
+        call = self.sync_connection.execute
+        return await _call(self._retry, call, statement, parameters, **kwargs)
 
     async def exec_driver_sql(self, statement: str, parameters=None, **kwargs):
         call = self.sync_connection.exec_driver_sql
         return await _call(self._retry, call, statement, parameters, **kwargs)
 
-    async def scalar(self, statement, parameters=None, **kwargs):
-        return await _call(
-            self._retry, self.sync_connection.scalar, statement, parameters, **kwargs
-        )
-
-    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return fn(self.sync_connection, *args, **kwargs)
-
 
 class InlineSession:
-    """A synchronous SQLModel ``Session`` behind ``AsyncSession``'s methods."""
+    """A synchronous SQLModel ``Session`` behind the ``AsyncSession`` methods the service
+    calls (add one here when a caller needs it)."""
 
     __slots__ = ("_retry", "sync_session")
 
@@ -286,26 +279,11 @@ class InlineSession:
     async def exec(self, statement, **kwargs):
         return await _call(self._retry, self.sync_session.exec, statement, **kwargs)
 
-    async def execute(self, statement, params=None, **kwargs):
-        return await _call(self._retry, self.sync_session.execute, statement, params, **kwargs)
-
-    async def scalar(self, statement, params=None, **kwargs):
-        return await _call(self._retry, self.sync_session.scalar, statement, params, **kwargs)
-
     async def get(self, entity, ident, **kwargs):
         return await _call(self._retry, self.sync_session.get, entity, ident, **kwargs)
-
-    async def refresh(self, instance, **kwargs) -> None:
-        await _call(self._retry, self.sync_session.refresh, instance, **kwargs)
 
     async def flush(self) -> None:
         self.sync_session.flush()
 
-    async def delete(self, instance) -> None:
-        self.sync_session.delete(instance)
-
     def add(self, instance) -> None:
         self.sync_session.add(instance)
-
-    def add_all(self, instances) -> None:
-        self.sync_session.add_all(instances)
