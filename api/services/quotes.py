@@ -23,6 +23,7 @@ from api.services.lru import LRU
 from api.services.pricing import APR_METHOD, Totals, apr_percent, schedule_problem, totals
 from db.engine import Database
 from db.models import Quote
+from db.sqlite_inline import prepared
 from db.types import utcnow
 from providers import CardKind, ProviderError, QuoteRequest, RepaymentType, ScheduledPayment
 
@@ -74,7 +75,7 @@ def _schedule_from(text: str) -> tuple[ScheduledPayment, ...]:
     )
 
 
-_INSERT = insert(Quote.__table__)
+_INSERT = prepared(insert(Quote.__table__))
 _BY_ID = core_select(Quote.__table__).where(Quote.__table__.c.id == bindparam("id"))
 
 
