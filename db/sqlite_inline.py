@@ -329,7 +329,8 @@ class _Prepared:
 
 #: Prepared statements by (statement, parameter names); None: SQLAlchemy runs that one.
 _PREPARED: dict[tuple[Any, tuple[str, ...]], _Prepared | None] = {}
-#: More than this many means statements are being marked per call: stop keeping new ones.
+#: More than this many means statements are being marked per call: SQLAlchemy, whose cache
+#: knows statements by their structure, runs the ones that come after.
 MAX_PREPARED = 256
 
 
@@ -338,7 +339,8 @@ def _compiled(connection: Connection, statement, parameters: dict) -> _Prepared 
     try:
         return _PREPARED[key]
     except KeyError:
-        pass
+        if len(_PREPARED) >= MAX_PREPARED:
+            return None
     compiled = statement.compile(dialect=connection.dialect, column_keys=sorted(parameters))
     plain = not (
         compiled.insert_prefetch  # Python-side defaults SQLAlchemy fills in at execution
@@ -348,9 +350,7 @@ def _compiled(connection: Connection, statement, parameters: dict) -> _Prepared 
         or compiled.literal_execute_params
         or compiled.positiontup is None
     )
-    entry = _Prepared(compiled) if plain else None
-    if len(_PREPARED) < MAX_PREPARED:
-        _PREPARED[key] = entry
+    entry = _PREPARED[key] = _Prepared(compiled) if plain else None
     return entry
 
 

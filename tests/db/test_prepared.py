@@ -169,3 +169,20 @@ def test_the_write_paths_statements_are_prepared_not_left_to_sqlalchemy(tmp_path
             assert statement.get_execution_options()[sqlite_inline.PREPARED]
             assert sqlite_inline._compiled(connection, statement, parameters) is not None
     engine.dispose()
+
+
+async def test_statements_marked_per_call_are_left_to_sqlalchemys_cache(
+    db, monkeypatch, sqlalchemy_calls
+):
+    """Past the bound, a statement not prepared yet runs through SQLAlchemy (whose cache knows
+    it by its structure) instead of being compiled again on every call."""
+    monkeypatch.setattr(sqlite_inline, "_PREPARED", {})
+    monkeypatch.setattr(sqlite_inline, "MAX_PREPARED", 2)
+    async with db.write_core() as connection:
+        for n in range(4):
+            await connection.execute(prepared(insert(things)), row(f"per-call-{n}"))
+    assert len(sqlite_inline._PREPARED) == 2
+    assert len(sqlalchemy_calls) == 2  # the third and the fourth
+    assert [await stored(db, f"per-call-{n}") for n in range(4)] == [
+        await stored(db, "per-call-0")
+    ] * 4
