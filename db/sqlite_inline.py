@@ -293,15 +293,6 @@ class InlineConnection:
         return await _call(self._retry, call, statement, parameters, **kwargs)
 
 
-class Done:
-    """What a prepared statement answers: the number of rows it changed (no rows to read)."""
-
-    __slots__ = ("rowcount",)
-
-    def __init__(self, rowcount: int) -> None:
-        self.rowcount = rowcount
-
-
 class _Prepared:
     """One statement compiled for one set of parameter names, run on the driver's cursor."""
 
@@ -313,7 +304,8 @@ class _Prepared:
         self.names: tuple[str, ...] = tuple(compiled.positiontup)
         self.processors = compiled._bind_processors
 
-    def run(self, connection: Connection, parameters: dict) -> Done:
+    def run(self, connection: Connection, parameters: dict) -> sqlite3.Cursor:
+        """Run on ``connection``; the driver's cursor answers, with the ``rowcount``."""
         values = self.compiled.construct_params(parameters)  # raises for a missing one
         processors = self.processors
         args = tuple(
@@ -321,10 +313,9 @@ class _Prepared:
             for name in self.names
         )
         try:
-            cursor = connection.connection.driver_connection.execute(self.sql, args)
+            return connection.connection.driver_connection.execute(self.sql, args)
         except sqlite3.Error as error:
             raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from None
-        return Done(cursor.rowcount)
 
 
 #: Prepared statements by (statement, parameter names); None: SQLAlchemy runs that one.
@@ -350,8 +341,8 @@ def _compiled(connection: Connection, statement, parameters: dict) -> _Prepared 
         or compiled.literal_execute_params
         or compiled.positiontup is None
     )
-    entry = _PREPARED[key] = _Prepared(compiled) if plain else None
-    return entry
+    _PREPARED[key] = _Prepared(compiled) if plain else None
+    return _PREPARED[key]
 
 
 class InlineSession:
