@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# GraphiQL's pinned files (api/static/vendor.lock.json), downloaded once and verified; without
+# them the server still runs and /graphql says how to install them.
+ASSETS := api/static/vendor/.verified
 
 .PHONY: install run test schema bench lint clean
 
@@ -14,7 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(ASSETS): api/static/vendor.lock.json $(STAMP)
+	@$(BIN)/cardcash assets && touch $@ || \
+	  echo "make: GraphiQL's files are not installed; /graphql says how to install them"
+
+install: $(STAMP) $(ASSETS)
 
 run: install
 	$(BIN)/cardcash migrate

@@ -21,6 +21,7 @@ from api.http.anonymous import AnonymousResults
 from api.http.graphql import GraphQLApp
 from api.http.metrics import MetricsAccess, metrics_endpoint
 from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.http.pages import GraphiQLPage
 from api.http.persisted import ManifestError, PersistedQueries, load_manifest
 from api.observability import Metrics
 from api.runtime import Services, build_services
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.info("shutting down")
             await services.aclose()
 
+    ide_page = GraphiQLPage() if settings.graphiql_enabled else None
     graphql = GraphQLApp(
         ref,
         persisted=PersistedQueries(
@@ -85,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             generation=lambda: ref["services"].catalog.generation,
         ),
         schema=schema,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        graphql_ide="graphiql" if ide_page else None,
+        ide_page=ide_page,
         allow_queries_via_get=True,
         allowed_origins=settings.cors_origins,
     )
@@ -141,6 +144,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/static/banks/{code:str}.svg", bank_logo),
         Route("/callbacks/{bank:str}", bank_callback, methods=["POST"]),
     ]
+    if ide_page is not None:
+        routes.append(Route("/static/graphiql/{name:str}", ide_page.asset))
     if settings.metrics:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
         access = MetricsAccess(settings.metrics_allow, token)

@@ -1,4 +1,4 @@
-"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins."""
+"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins, assets."""
 
 from __future__ import annotations
 
@@ -87,6 +87,21 @@ def cmd_plugins(args: argparse.Namespace) -> None:
         print(f"{code:<{width}}  {version:<24}  {status}")
 
 
+def cmd_assets(args: argparse.Namespace) -> None:
+    from api import vendor
+
+    try:
+        written = vendor.fetch()
+    except (vendor.VendorError, OSError) as exc:
+        sys.exit(f"cardcash: GraphiQL's files could not be installed: {exc}")
+    except Exception as exc:  # the registry unreachable: say so, not a traceback
+        sys.exit(f"cardcash: GraphiQL's files could not be downloaded: {type(exc).__name__}: {exc}")
+    if written:
+        print(f"cardcash: GraphiQL's files installed and verified ({', '.join(written)})")
+    else:
+        print("cardcash: GraphiQL's files already installed and verified")
+
+
 def _ensure_sqlite_dir(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
 
@@ -114,6 +129,10 @@ def main(argv: list[str] | None = None) -> None:
         func=cmd_export_schema
     )
     sub.add_parser("plugins", help="list bank provider plugins").set_defaults(func=cmd_plugins)
+
+    sub.add_parser(
+        "assets", help="download and verify GraphiQL's pinned files (api/static/vendor.lock.json)"
+    ).set_defaults(func=cmd_assets)
 
     args = parser.parse_args(argv)
     args.func(args)

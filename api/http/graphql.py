@@ -14,7 +14,8 @@
   execution starts the answer is 200.
 - Every error carries ``extensions.requestId``, the ``X-Request-ID`` of the response.
 
-Strawberry's view still serves GraphiQL (dev) and the WebSocket protocols.
+Strawberry's view still serves the WebSocket protocols; GraphiQL (dev) is
+:class:`api.http.pages.GraphiQLPage`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from api.http.anonymous import AnonymousResults
+from api.http.pages import GraphiQLPage
 from api.http.persisted import PersistedQueries, PersistedQueryError
 from api.logging_setup import request_id_var, user_id_var
 from api.observability import Metrics, RequestRecord, request_record_var
@@ -109,9 +111,11 @@ class GraphQLApp(GraphQL):
         metrics: Metrics | None,
         max_batch: int = 0,
         anonymous: AnonymousResults | None = None,
+        ide_page: GraphiQLPage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._ide_page = ide_page
         self._services_ref = services_ref
         self._persisted = persisted
         self._get_cache: LRU[bytes, tuple[str | None, ...]] = LRU(1024)
@@ -134,6 +138,11 @@ class GraphQLApp(GraphQL):
         else:
             response = await self._handle(request)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from cardcash's own vendored files (never a CDN)."""
+        assert self._ide_page is not None, "graphql_ide is set without its page"
+        return self._ide_page.response()
 
     def _wants_ide(self, request: Request) -> bool:
         return (
