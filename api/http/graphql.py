@@ -126,8 +126,11 @@ class GraphQLApp(GraphQL):
     async def get_context(self, request: HTTPConnection, response=None) -> Context:
         return Context(services=self._services_ref["services"], request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Strawberry sends what this returns as is over WebSocket: str goes out as a text frame,
+        # bytes as a binary one. graphql-transport-ws messages are text; clients (graphql-ws,
+        # browsers, the channels' sockets) do not read binary frames as messages.
+        return orjson.dumps(data).decode()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

@@ -42,7 +42,9 @@ async def watch(url: str, token: str, withdrawal_id: str, statuses: list[str], d
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        ack = await ws.recv()
+        assert isinstance(ack, str), "graphql-transport-ws messages are text frames"
+        assert json.loads(ack)["type"] == "connection_ack"
         await ws.send(
             json.dumps(
                 {
@@ -53,7 +55,9 @@ async def watch(url: str, token: str, withdrawal_id: str, statuses: list[str], d
             )
         )
         while True:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            raw = await asyncio.wait_for(ws.recv(), 15)
+            assert isinstance(raw, str), raw
+            message = json.loads(raw)
             assert message["type"] == "next", message
             assert "errors" not in message["payload"], message
             statuses.append(message["payload"]["data"]["withdrawal"]["status"])
