@@ -53,22 +53,25 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     from api.runtime import database_for
-    from api.services.catalog import CatalogFileError, seed_catalog
+    from api.services.catalog import CatalogFileError, SuspensionRefused, seed_catalog
 
     settings = _settings()
 
-    async def run() -> int:
+    async def run():
         db = database_for(settings)
         try:
-            return await seed_catalog(db, settings.catalog_file)
+            return await seed_catalog(db, settings.catalog_file, force=args.force)
         finally:
             await db.dispose()
 
     try:
-        count = asyncio.run(run())
-    except CatalogFileError as exc:
-        sys.exit(f"cardcash: {exc}")
-    print(f"cardcash: catalog seeded ({count} banks)")
+        report = asyncio.run(run())
+    except (CatalogFileError, SuspensionRefused) as exc:
+        sys.exit(f"cardcash: {exc}; nothing changed")
+    for change in report.changes:
+        print(f"  {change}")
+    summary = f"{len(report.changes)} changes" if report.changes else "no changes"
+    print(f"cardcash: catalog seeded ({report.banks} banks, {summary})")
 
 
 def cmd_export_schema(args: argparse.Namespace) -> None:
@@ -124,7 +127,17 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
-    sub.add_parser("seed", help="load the bank catalog data file").set_defaults(func=cmd_seed)
+    seed = sub.add_parser(
+        "seed",
+        help="load the bank catalog data file (CARDCASH_CATALOG_FILE, or the packaged one); "
+        "prints every change, suspends banks missing from the file",
+    )
+    seed.add_argument(
+        "--force",
+        action="store_true",
+        help="suspend banks even where withdrawals are in flight (they still finish)",
+    )
+    seed.set_defaults(func=cmd_seed)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         func=cmd_export_schema
     )

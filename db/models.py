@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from db.types import MoneyCents, UTCDateTime, utcnow
@@ -42,6 +52,9 @@ class BankChannel(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("channel", CHANNELS), name="ck_bank_channels_channel"),
         CheckConstraint(_in("availability", AVAILABILITIES), name="ck_bank_channels_availability"),
+        CheckConstraint(
+            "pilot_basis_points BETWEEN 0 AND 10000", name="ck_bank_channels_pilot_basis_points"
+        ),
         Index("ix_bank_channels_channel_position", "channel", "position"),
     )
 
@@ -50,6 +63,21 @@ class BankChannel(SQLModel, table=True):
     availability: str = Field(max_length=16)
     position: int = Field(description="Display order within the channel.")
     entry_hint: str = Field(max_length=128, description="Where users find the bank on the channel.")
+    pilot_users: str = Field(
+        default="[]",
+        sa_column=Column(Text, nullable=False, server_default="[]"),
+        description="PILOT: JSON list of the allow-listed user ids.",
+    )
+    pilot_basis_points: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, server_default="0"),
+        description="PILOT: the share of users let in by their id, in hundredths of a percent.",
+    )
+    pilot_sandbox_users: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+        description="PILOT: every sandbox user is let in.",
+    )
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

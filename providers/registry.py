@@ -144,6 +144,10 @@ class Registry:
     def __contains__(self, code: object) -> bool:
         return code in self._providers
 
+    def info(self, code: str) -> PluginInfo | None:
+        """What became of bank ``code``'s plugin, or None when none is installed or configured."""
+        return next((info for info in self.plugins if info.code == code), None)
+
     @property
     def codes(self) -> list[str]:
         """Codes of the loaded banks."""

@@ -6,12 +6,14 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.schema.auth import viewer_account
 from api.schema.execution import prefetched
 from api.schema.offers import OfferResult, offer_loader, prefetch_offers
 from api.services import catalog as domain
+from api.services.accounts import Account
 
 
 @strawberry.enum(description="The mini-program platform a user comes from.")
@@ -24,13 +26,42 @@ class Channel(Enum):
 class BankAvailability(Enum):
     LIVE = strawberry.enum_value("LIVE", description="Open to every user of the channel.")
     PILOT = strawberry.enum_value(
-        "PILOT", description="Open to the allow-listed users of a small-scale pilot."
+        "PILOT",
+        description="A small-scale pilot: open to its allow-listed users and to a share of users "
+        "chosen by their id; `usable` says whether the viewer is in.",
     )
     ONBOARDING = strawberry.enum_value(
         "ONBOARDING", description="Listed as coming soon; cannot be used yet."
     )
     SUSPENDED = strawberry.enum_value(
         "SUSPENDED", description="Temporarily withdrawn; not listed on the channel."
+    )
+
+
+@strawberry.enum(
+    description="Why the viewer cannot use a listed bank. Stable values: clients branch on them."
+)
+class BankUnusableReason(Enum):
+    COMING_SOON = strawberry.enum_value(
+        "COMING_SOON", description="ONBOARDING: listed as coming soon, open to nobody yet."
+    )
+    SUSPENDED = strawberry.enum_value(
+        "SUSPENDED",
+        description="Withdrawn for now: not listed; a withdrawal's history still names it.",
+    )
+    SIGN_IN_FOR_PILOT = strawberry.enum_value(
+        "SIGN_IN_FOR_PILOT",
+        description="PILOT and nobody is signed in: whether the viewer is in the pilot is known "
+        "after sign-in.",
+    )
+    NOT_IN_PILOT = strawberry.enum_value(
+        "NOT_IN_PILOT", description="PILOT, and the viewer is not among its users yet."
+    )
+    BANK_DISABLED = strawberry.enum_value(
+        "BANK_DISABLED", description="The bank is switched off on this service for now."
+    )
+    BANK_NOT_LOADED = strawberry.enum_value(
+        "BANK_NOT_LOADED", description="The service cannot reach the bank right now."
     )
 
 
@@ -52,7 +83,11 @@ class Bank:
     channel: Channel = strawberry.field(description="The channel this listing is for.")
     availability: BankAvailability = strawberry.field(description="Availability on this channel.")
     usable: bool = strawberry.field(
-        description="True when users can take a cash advance here now (LIVE or PILOT)."
+        description="True when the viewer can take a cash advance here now: LIVE, or PILOT with "
+        "the viewer in the pilot (without a viewer: a pilot open to all), and the bank connected."
+    )
+    unusable_reason: BankUnusableReason | None = strawberry.field(
+        description="Why `usable` is false; null when it is true."
     )
     entry_hint: str = strawberry.field(
         description="Where users find the bank's service on this channel."
@@ -80,7 +115,7 @@ class Bank:
     _offer: strawberry.Private[object] = NOT_FETCHED
 
     @classmethod
-    def from_listing(cls, b: domain.BankListing) -> Bank:
+    def from_listing(cls, b: domain.BankListing, reason: domain.Unusable | None) -> Bank:
         return cls(
             id=strawberry.ID(b.code),
             code=b.code,
@@ -92,7 +127,8 @@ class Bank:
             tagline=b.tagline,
             channel=Channel(b.channel.value),
             availability=BankAvailability(b.availability.value),
-            usable=b.usable,
+            usable=reason is None,
+            unusable_reason=BankUnusableReason(reason.value) if reason else None,
             entry_hint=b.entry_hint,
         )
 
@@ -100,9 +136,24 @@ class Bank:
 ChannelArg = Annotated[Channel, strawberry.argument(description="The channel to list banks for.")]
 
 
+async def _viewer(info: Info) -> Account | None:
+    """The viewer, if any: with a refused token the catalog still answers, as to anyone (the
+    offer of each bank then gives the token's error)."""
+    try:
+        return await viewer_account(info)
+    except GraphQLError:
+        return None
+
+
+def bank_for(info: Info, listing: domain.BankListing, account: Account | None) -> Bank:
+    """The GraphQL bank of ``listing`` as ``account`` may use it."""
+    return Bank.from_listing(listing, info.context.services.banks.unusable(listing, account))
+
+
 async def resolve_banks(info: Info, channel: ChannelArg) -> list[Bank]:
     listings = await info.context.services.catalog.banks(domain.Channel(channel.value))
-    banks = [Bank.from_listing(b) for b in listings]
+    account = await _viewer(info)
+    banks = [bank_for(info, b, account) for b in listings]
     await prefetch_offers(info, banks)
     return banks
 
@@ -113,4 +164,4 @@ async def resolve_bank(
     channel: ChannelArg,
 ) -> Bank | None:
     listing = await info.context.services.catalog.bank(code, domain.Channel(channel.value))
-    return Bank.from_listing(listing) if listing else None
+    return bank_for(info, listing, await _viewer(info)) if listing else None

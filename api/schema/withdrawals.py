@@ -16,7 +16,7 @@ from strawberry.types import Info
 
 from api.schema.account import Card
 from api.schema.auth import require_account
-from api.schema.catalog import Bank
+from api.schema.catalog import Bank, bank_for
 from api.schema.errors import (
     AmountError,
     BankError,
@@ -236,7 +236,7 @@ class Withdrawal:
     async def bank(self, info: Info) -> Bank:
         account = await require_account(info)
         listing = await info.context.services.catalog.any_bank(self.view.bank_code, account.channel)
-        return Bank.from_listing(listing)
+        return bank_for(info, listing, account)
 
     @strawberry.field(description="The debit card the money goes to.")
     async def debit_card(self, info: Info) -> Card:

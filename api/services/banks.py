@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from api.services.accounts import Account
 from api.services.cards import Cards, CardView
-from api.services.catalog import BankListing, Catalog
+from api.services.catalog import BankListing, Catalog, Unusable
 from api.services.errors import DomainError, ErrorCode
 from api.services.pricing import apr_percent
 from db.types import utcnow
@@ -24,7 +24,7 @@ from providers import (
 )
 from providers.guard import GuardedProvider
 from providers.pricing import standard_schedule
-from providers.registry import Registry
+from providers.registry import PluginStatus, Registry
 
 REPRESENTATIVE_AMOUNT = Decimal("10000.00")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -158,6 +158,19 @@ class Banks:
             raise bank_error(exc, bank_code) from None
         return OfferView(bank_code, card.id, offer, repayment_options(offer, today_in_china()))
 
+    def unusable(self, listing: BankListing, account: Account | None) -> Unusable | None:
+        """Why ``account`` (None: nobody signed in) cannot use the bank now, or None: its
+        availability and rollout on the channel, then whether its plugin is loaded."""
+        reason = listing.unusable_for(account)
+        if reason in (Unusable.COMING_SOON, Unusable.SUSPENDED):
+            return reason
+        if listing.code not in self._registry:
+            info = self._registry.info(listing.code)
+            if info is not None and info.status is PluginStatus.BLOCKED:
+                return Unusable.BANK_DISABLED
+            return Unusable.BANK_NOT_LOADED
+        return reason
+
     async def usable(self, account: Account, bank_code: str) -> tuple[BankListing, GuardedProvider]:
         """The bank and its provider, or why the user cannot use it."""
         listing = await self._catalog.bank(bank_code, account.channel)
@@ -165,18 +178,30 @@ class Banks:
             raise DomainError(
                 ErrorCode.BANK_NOT_FOUND, "no such bank on this channel", bank_code=bank_code
             )
-        if not listing.usable:
-            raise DomainError(
-                ErrorCode.BANK_NOT_AVAILABLE,
-                f"{listing.name} is not available on this channel yet",
-                bank_code=bank_code,
-            )
-        provider = self._registry.get(bank_code)
-        if provider is None:
+        reason = self.unusable(listing, account)
+        if reason is Unusable.BANK_NOT_LOADED:
             raise DomainError(
                 ErrorCode.BANK_UNAVAILABLE,
                 f"{listing.name} cannot be reached right now",
                 bank_code=bank_code,
                 retryable=True,
             )
+        if reason is not None:
+            raise DomainError(
+                ErrorCode.BANK_NOT_AVAILABLE,
+                _NOT_AVAILABLE[reason].format(name=listing.name),
+                bank_code=bank_code,
+                reason=reason,
+            )
+        provider = self._registry.get(bank_code)
+        assert provider is not None  # unusable() checked it is loaded
         return listing, provider
+
+
+_NOT_AVAILABLE = {
+    Unusable.COMING_SOON: "{name} is not available on this channel yet",
+    Unusable.SUSPENDED: "{name} is suspended on this channel for now",
+    Unusable.SIGN_IN_FOR_PILOT: "{name} is open to a pilot group for now; sign in to see if you are in it",
+    Unusable.NOT_IN_PILOT: "{name} is open to a small pilot group for now, not yet to you",
+    Unusable.BANK_DISABLED: "{name} is switched off on this service for now",
+}

@@ -94,7 +94,11 @@ class Cards:
         """The user's cards of ``kind`` at the banks usable on their channel."""
         cards = [c for c in await self._all(account) if c.kind is kind]
         if kind is CardKind.CREDIT:
-            usable = {b.code for b in await self._catalog.banks(account.channel) if b.usable}
+            usable = {
+                b.code
+                for b in await self._catalog.banks(account.channel)
+                if b.unusable_for(account) is None
+            }
             cards = [c for c in cards if c.provider_code in usable]
         return cards
 
@@ -152,7 +156,7 @@ class Cards:
         return [
             b.code
             for b in await self._catalog.banks(account.channel)
-            if b.usable
+            if b.unusable_for(account) is None
             and self._registry.get(b.code)
             and (b.code not in seen or seen[b.code] < stale_before)
         ]

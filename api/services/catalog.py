@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlmodel import col, func, select
 
 import db as db_package
 from db.engine import Database
-from db.models import Bank, BankChannel
+from db.models import Bank, BankChannel, User, Withdrawal
 from db.types import utcnow
+
+if TYPE_CHECKING:
+    from api.services.accounts import Account
 
 DEFAULT_CATALOG_FILE = Path(db_package.__file__).with_name("data") / "catalog.toml"
 
@@ -47,6 +54,137 @@ class BankAvailability(StrEnum):
 _ORDER = {BankAvailability.LIVE: 0, BankAvailability.PILOT: 0, BankAvailability.ONBOARDING: 1}
 
 
+class Unusable(StrEnum):
+    """Why a listed bank cannot be used by a viewer. Values are stable: clients branch on them."""
+
+    COMING_SOON = "COMING_SOON"
+    """ONBOARDING: listed, not open to anyone yet."""
+    SUSPENDED = "SUSPENDED"
+    """Withdrawn for now: not listed; only a user's history still names it."""
+    SIGN_IN_FOR_PILOT = "SIGN_IN_FOR_PILOT"
+    """PILOT not open to everyone, and nobody is signed in: who is in cannot be told."""
+    NOT_IN_PILOT = "NOT_IN_PILOT"
+    """PILOT, and the viewer is not one of its users."""
+    BANK_DISABLED = "BANK_DISABLED"
+    """The bank's plugin is switched off by configuration (CARDCASH_BANKS_BLOCKED/ENABLED)."""
+    BANK_NOT_LOADED = "BANK_NOT_LOADED"
+    """The bank's plugin is not installed or failed to load."""
+
+
+#: A rollout percentage is kept in hundredths of a percent: 10,000 buckets of users.
+BUCKETS = 10_000
+
+
+def rollout_bucket(bank_code: str, user_id: str) -> int:
+    """The user's bucket (0–9,999) in the bank's rollout: the same every time for the same
+    pair, and unrelated between banks, so each pilot picks its own users."""
+    digest = hashlib.sha256(f"{bank_code}\x1f{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """Who a PILOT bank is open to on a channel: the allow-listed users, a share of all users
+    chosen from their ids (``percent``, 0–100 with two decimals), and, when ``sandbox_users``,
+    every sandbox user (the dev catalog's pilots, so the sandbox flow works). Anyone in any of
+    these is in. A LIVE bank ignores it; it is kept so a bank can go back to its pilot."""
+
+    users: frozenset[str] = frozenset()
+    percent: Decimal = Decimal("0.00")
+    sandbox_users: bool = False
+
+    @property
+    def basis_points(self) -> int:
+        return int(self.percent * 100)
+
+    @property
+    def open_to_all(self) -> bool:
+        return self.basis_points >= BUCKETS
+
+    def admits(self, bank_code: str, user_id: str, is_sandbox: bool) -> bool:
+        """Whether the user is in the pilot."""
+        if self.open_to_all or user_id in self.users or (self.sandbox_users and is_sandbox):
+            return True
+        points = self.basis_points
+        return points > 0 and rollout_bucket(bank_code, user_id) < points
+
+    def to_dict(self) -> dict:
+        """JSON-ready, for the audit log and the operator's answers."""
+        return {
+            "users": sorted(self.users),
+            "percent": str(self.percent),
+            "sandbox_users": self.sandbox_users,
+        }
+
+    @classmethod
+    def of(cls, row: BankChannel) -> Rollout:
+        return cls(
+            users=frozenset(json.loads(row.pilot_users or "[]")),
+            percent=(Decimal(row.pilot_basis_points) / 100).quantize(_CENT),
+            sandbox_users=row.pilot_sandbox_users,
+        )
+
+    def store(self, row: BankChannel) -> bool:
+        """Write the rollout into ``row``; True when that changed anything."""
+        values = {
+            "pilot_users": json.dumps(sorted(self.users)),
+            "pilot_basis_points": self.basis_points,
+            "pilot_sandbox_users": self.sandbox_users,
+        }
+        changed = False
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                changed = True
+        return changed
+
+
+_CENT = Decimal("0.01")
+_USER_ID = re.compile(r"^usr_[a-z0-9]{26}$")
+
+
+def parse_percent(value: object) -> Decimal:
+    """A rollout percentage: 0–100 with at most two decimals (``5``, ``"2.5"``); else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("percent must be a number from 0 to 100")
+    try:
+        percent = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"percent must be a number from 0 to 100, not {value!r}") from None
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        raise ValueError(f"percent must be from 0 to 100, not {value}")
+    if percent != percent.quantize(Decimal("0.01")):
+        raise ValueError(f"percent has at most two decimals, not {value}")
+    return percent.quantize(_CENT)
+
+
+def parse_users(values: object) -> frozenset[str]:
+    """An allow-list of cardcash user ids (``usr_…``, as `viewer { id }` shows them)."""
+    if not isinstance(values, list):
+        raise ValueError("users must be a list of user ids")
+    for value in values:
+        if not isinstance(value, str) or not _USER_ID.match(value):
+            raise ValueError(f"users: {value!r} is not a cardcash user id (usr_…)")
+    return frozenset(values)
+
+
+def parse_rollout(spec: object) -> Rollout:
+    """The ``pilot`` table of a catalog channel entry: ``users``, ``percent``, ``sandbox_users``."""
+    if not isinstance(spec, dict):
+        raise ValueError("pilot must be a table: { users = [...], percent = 5, sandbox_users = true }")
+    unknown = set(spec) - {"users", "percent", "sandbox_users"}
+    if unknown:
+        raise ValueError(f"pilot: unknown field {sorted(unknown)[0]}")
+    sandbox = spec.get("sandbox_users", False)
+    if not isinstance(sandbox, bool):
+        raise ValueError("pilot.sandbox_users must be true or false")
+    return Rollout(
+        users=parse_users(spec.get("users", [])),
+        percent=parse_percent(spec.get("percent", 0)),
+        sandbox_users=sandbox,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BankListing:
     """A bank as one channel shows it."""
@@ -62,10 +200,24 @@ class BankListing:
     availability: BankAvailability
     position: int
     entry_hint: str
+    rollout: Rollout = field(default_factory=Rollout)
 
-    @property
-    def usable(self) -> bool:
-        return self.availability.usable
+    def unusable_for(self, account: Account | None) -> Unusable | None:
+        """Why ``account`` (None: nobody signed in) cannot use the bank here, by its
+        availability and rollout; None when it can. The plugin is the Banks service's check."""
+        if self.availability is BankAvailability.LIVE:
+            return None
+        if self.availability is BankAvailability.SUSPENDED:
+            return Unusable.SUSPENDED
+        if self.availability is not BankAvailability.PILOT:
+            return Unusable.COMING_SOON
+        if self.rollout.open_to_all:
+            return None
+        if account is None:
+            return Unusable.SIGN_IN_FOR_PILOT
+        if self.rollout.admits(self.code, account.id, account.is_sandbox):
+            return None
+        return Unusable.NOT_IN_PILOT
 
 
 class CatalogFileError(ValueError):
@@ -114,29 +266,96 @@ def read_catalog_file(path: Path) -> list[tuple[Bank, list[BankChannel]]]:
                     availability = BankAvailability(spec["availability"])
                 except ValueError as exc:
                     raise CatalogFileError(f"{where} ({code}): {exc}") from exc
-                channels.append(
-                    BankChannel(
-                        bank_code=code,
-                        channel=channel.value,
-                        availability=availability.value,
-                        position=int(spec.get("position", 100)),
-                        entry_hint=spec.get("entry_hint", ""),
-                    )
+                try:
+                    rollout = parse_rollout(spec.get("pilot", {}))
+                except ValueError as exc:
+                    raise CatalogFileError(f"{where} ({code}) {channel_name}: {exc}") from exc
+                row = BankChannel(
+                    bank_code=code,
+                    channel=channel.value,
+                    availability=availability.value,
+                    position=int(spec.get("position", 100)),
+                    entry_hint=spec.get("entry_hint", ""),
                 )
+                rollout.store(row)
+                channels.append(row)
         except KeyError as exc:
             raise CatalogFileError(f"{where}: missing field {exc.args[0]}") from exc
         result.append((bank, channels))
     return result
 
 
-async def seed_catalog(db: Database, path: Path | None = None) -> int:
-    """Load the catalog file into the database, updating rows in place. Returns the bank count.
+_BANK_FIELDS = ("name", "name_en", "short_name", "logo_url", "brand_color", "tagline")
+_CHANNEL_FIELDS = ("availability", "position", "entry_hint")
+#: Statuses whose outcome is still open: a withdrawal in one is "in flight".
+IN_FLIGHT = ("PENDING", "VERIFICATION_REQUIRED", "PROCESSING")
 
-    Running it again with the same file changes nothing; a bank or channel entry removed from
-    the file is kept but suspended, so history that refers to it stays valid.
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """One change ``cardcash seed`` made (or would make): a field of a bank, or of a bank on
+    one channel, from ``before`` (None: a new entry) to ``after``."""
+
+    bank_code: str
+    channel: str | None
+    field: str
+    before: object
+    after: object
+    note: str = ""
+
+    def __str__(self) -> str:
+        where = self.bank_code + (f" {self.channel}" if self.channel else "")
+        if self.before is None:
+            what = f"added: {self.field} {self.after}"
+        else:
+            what = f"{self.field}: {self.before} -> {self.after}"
+        return f"{where}: {what}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    """What seeding did: the number of banks in the file and every change made."""
+
+    banks: int
+    changes: list[CatalogChange]
+
+
+class SuspensionRefused(Exception):
+    """Seeding would suspend banks on channels where withdrawals are in flight."""
+
+    def __init__(self, in_flight: dict[tuple[str, str], int]) -> None:
+        self.in_flight = in_flight
+        listed = ", ".join(f"{bank} on {channel} ({n})" for (bank, channel), n in in_flight.items())
+        super().__init__(
+            f"not suspending banks with withdrawals in flight: {listed}; wait until they are "
+            "done, or pass --force (they go on to their end either way)"
+        )
+
+
+async def in_flight_withdrawals(session, bank_code: str | None = None) -> dict[tuple[str, str], int]:
+    """(bank, channel) → the number of withdrawals there whose outcome is still open."""
+    query = (
+        select(Withdrawal.bank_code, User.channel, func.count())
+        .join(User, User.id == Withdrawal.user_id)
+        .where(col(Withdrawal.status).in_(IN_FLIGHT))
+        .group_by(col(Withdrawal.bank_code), col(User.channel))
+    )
+    if bank_code is not None:
+        query = query.where(Withdrawal.bank_code == bank_code)
+    return {(bank, channel): n for bank, channel, n in await session.exec(query)}
+
+
+async def seed_catalog(db: Database, path: Path | None = None, *, force: bool = False) -> SeedReport:
+    """Load the catalog file into the database, updating rows in place, and say what changed.
+
+    Running it again with the same file changes nothing. A bank or channel entry missing from
+    the file is kept but suspended, so history that refers to it stays valid; suspending one
+    (so, or by the file) where withdrawals are in flight raises :class:`SuspensionRefused`
+    and changes nothing, unless ``force``: those withdrawals go on to their end all the same.
     """
     entries = read_catalog_file(path or DEFAULT_CATALOG_FILE)
     now = utcnow()
+    changes: list[CatalogChange] = []
     async with db.write() as session:
         known = {
             (row.bank_code, row.channel): row for row in await session.exec(select(BankChannel))
@@ -145,33 +364,89 @@ async def seed_catalog(db: Database, path: Path | None = None) -> int:
             existing = await session.get(Bank, bank.code)
             if existing is None:
                 session.add(bank)
+                changes.append(CatalogChange(bank.code, None, "bank", None, bank.name_en))
             else:
-                for field in (
-                    "name",
-                    "name_en",
-                    "short_name",
-                    "logo_url",
-                    "brand_color",
-                    "tagline",
-                ):
-                    if getattr(existing, field) != getattr(bank, field):
-                        setattr(existing, field, getattr(bank, field))
+                for name in _BANK_FIELDS:
+                    if getattr(existing, name) != getattr(bank, name):
+                        changes.append(
+                            CatalogChange(
+                                bank.code, None, name, getattr(existing, name), getattr(bank, name)
+                            )
+                        )
+                        setattr(existing, name, getattr(bank, name))
                         existing.updated_at = now
             await session.flush()
             for channel in channels:
                 row = known.pop((channel.bank_code, channel.channel), None)
                 if row is None:
                     session.add(channel)
+                    changes.append(
+                        CatalogChange(
+                            channel.bank_code, channel.channel, "availability", None,
+                            channel.availability,
+                        )
+                    )
                     continue
-                for field in ("availability", "position", "entry_hint"):
-                    if getattr(row, field) != getattr(channel, field):
-                        setattr(row, field, getattr(channel, field))
-                        row.updated_at = now
+                _update_channel(row, channel, now, changes)
         for row in known.values():
             if row.availability != BankAvailability.SUSPENDED:
+                changes.append(
+                    CatalogChange(
+                        row.bank_code, row.channel, "availability", row.availability,
+                        BankAvailability.SUSPENDED.value, "not in the catalog file",
+                    )
+                )
                 row.availability = BankAvailability.SUSPENDED.value
                 row.updated_at = now
-    return len(entries)
+        suspended = {
+            (c.bank_code, c.channel)
+            for c in changes
+            if c.field == "availability" and c.after == BankAvailability.SUSPENDED.value
+            and c.before is not None
+        }
+        if suspended and not force:
+            busy = {
+                key: n for key, n in (await in_flight_withdrawals(session)).items()
+                if key in suspended
+            }
+            if busy:
+                raise SuspensionRefused(busy)  # the write rolls back: nothing changed
+    return SeedReport(len(entries), changes)
+
+
+def _update_channel(row: BankChannel, wanted: BankChannel, now, changes: list) -> None:
+    before, after = Rollout.of(row), Rollout.of(wanted)
+    changed = False
+    for name in _CHANNEL_FIELDS:
+        if getattr(row, name) != getattr(wanted, name):
+            changes.append(
+                CatalogChange(
+                    row.bank_code, row.channel, name, getattr(row, name), getattr(wanted, name)
+                )
+            )
+            setattr(row, name, getattr(wanted, name))
+            changed = True
+    if before != after:
+        changes.append(
+            CatalogChange(
+                row.bank_code, row.channel, "pilot", _rollout_text(before), _rollout_text(after)
+            )
+        )
+        after.store(row)
+        changed = True
+    if changed:
+        row.updated_at = now
+
+
+def _rollout_text(rollout: Rollout) -> str:
+    parts = []
+    if rollout.users:
+        parts.append(f"{len(rollout.users)} users")
+    if rollout.percent:
+        parts.append(f"{rollout.percent}%")
+    if rollout.sandbox_users:
+        parts.append("sandbox users")
+    return "{" + ", ".join(parts) + "}" if parts else "{nobody}"
 
 
 _Listings = tuple[list[BankListing], dict[str, BankListing]]
@@ -278,4 +553,5 @@ class Catalog:
             availability=BankAvailability(bc.availability),
             position=bc.position,
             entry_hint=bc.entry_hint,
+            rollout=Rollout.of(bc),
         )

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from sqlmodel import func, select
 
-from api.services.catalog import Catalog, Channel, seed_catalog
+from api.services.catalog import DEFAULT_CATALOG_FILE, Catalog, Channel, seed_catalog
 from db.models import Bank, BankChannel
+from tests.api.flow import User
 from tests.conftest import gql
 
 BANK_FIELDS = """
-  id code name nameEn shortName logoUrl brandColor tagline channel availability usable entryHint
+  id code name nameEn shortName logoUrl brandColor tagline channel availability usable
+  unusableReason entryHint
 """
 
 
@@ -21,7 +23,13 @@ async def test_alipay_lists_usable_banks_first(client):
     banks = body["data"]["banks"]
     assert [b["code"] for b in banks] == ["NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"]
     assert [b["availability"] for b in banks] == ["PILOT"] * 3 + ["ONBOARDING"] * 3
-    assert [b["usable"] for b in banks] == [True] * 3 + [False] * 3
+    # The shipped pilots are open to sandbox users: who is in is known once signed in.
+    assert [b["usable"] for b in banks] == [False] * 6
+    assert [b["unusableReason"] for b in banks] == ["SIGN_IN_FOR_PILOT"] * 3 + ["COMING_SOON"] * 3
+    user = await User.sign_in(client, "catalog-reader")
+    signed_in = (await user.q(f"{{ banks(channel: ALIPAY) {{ {BANK_FIELDS} }} }}"))["data"]
+    assert [b["usable"] for b in signed_in["banks"]] == [True] * 3 + [False] * 3
+    assert [b["unusableReason"] for b in signed_in["banks"]][:3] == [None] * 3
     ceb = banks[1]
     assert ceb["name"] == "光大银行" and ceb["nameEn"] == "China Everbright Bank"
     assert ceb["logoUrl"].endswith("/static/banks/CEB.svg") and ceb["logoUrl"].startswith("http")
@@ -99,7 +107,8 @@ async def test_query_over_get_works(client):
 async def test_seed_is_idempotent(app):
     db = app.state.services.db
     before = await _counts(db)
-    assert await seed_catalog(db) == 6
+    report = await seed_catalog(db)
+    assert report.banks == 6 and report.changes == []
     assert await _counts(db) == before == (6, 12)
 
 
@@ -209,3 +218,25 @@ async def test_a_stale_catalog_answers_at_once_while_one_reading_refreshes_it(ap
     assert not waiting.done() and len(reads) == 3
     release.set()
     assert await waiting == first
+
+
+async def test_seed_reports_each_change_and_suspends_what_the_file_left_out(app, tmp_path):
+    db = app.state.services.db
+    text = DEFAULT_CATALOG_FILE.read_text(encoding="utf-8")
+    start = text.index('[[bank]]\ncode = "SPDB"')
+    end = text.index("[[bank]]", start + 1)
+    trimmed = tmp_path / "catalog.toml"
+    trimmed.write_text(
+        text[:start].replace('tagline = "额度内取现，按日计息"', 'tagline = "新口号"') + text[end:],
+        encoding="utf-8",
+    )
+    report = await seed_catalog(db, trimmed)
+    assert report.banks == 5
+    assert sorted(map(str, report.changes)) == [
+        "CEB: tagline: 额度内取现，按日计息 -> 新口号",
+        "SPDB ALIPAY: availability: ONBOARDING -> SUSPENDED (not in the catalog file)",
+        "SPDB WECHAT: availability: ONBOARDING -> SUSPENDED (not in the catalog file)",
+    ]
+    assert (await seed_catalog(db, trimmed)).changes == []  # said once, done once
+    async with db.read() as session:
+        assert (await session.get(BankChannel, ("SPDB", "ALIPAY"))).availability == "SUSPENDED"

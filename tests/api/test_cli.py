@@ -58,9 +58,9 @@ def test_migrate_seed_twice_then_serve(tmp_path, database_url):
             time.sleep(0.1)
         body = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ banks(channel: ALIPAY) { code usable } }"},
+            json={"query": "{ banks(channel: ALIPAY) { code availability } }"},
         ).json()
-        assert body["data"]["banks"][0] == {"code": "NBBANK", "usable": True}
+        assert body["data"]["banks"][0] == {"code": "NBBANK", "availability": "PILOT"}
         ide = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
         assert ide.status_code == 200 and "graphiql" in ide.text.lower()
     finally:
