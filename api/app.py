@@ -24,7 +24,7 @@ from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.http.pages import GraphiQLPage
 from api.http.persisted import ManifestError, PersistedQueries, load_manifest
 from api.observability import Metrics
-from api.runtime import Services, build_services
+from api.runtime import Services, build_services, simulated_banks_warning
 from api.schema import build_schema
 from api.services.catalog import Channel
 from api.services.errors import DomainError, ErrorCode
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     metrics = Metrics(db_refresh_seconds=settings.metrics_db_refresh_seconds)
     schema = build_schema(
         introspection=settings.introspection_enabled,
+        suggestions=settings.suggestions_enabled,
         mask_errors=settings.is_prod,
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings, on_call=metrics.on_call, on_breaker_change=metrics.on_breaker_change
         )
         metrics.track_banks(p.code for p in services.registry)
+        if warning := simulated_banks_warning(services.registry, settings):
+            log.warning(warning)
         ref["services"] = services
         app.state.services = services
         app.state.metrics = metrics

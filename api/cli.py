@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from pydantic import ValidationError
@@ -46,7 +45,6 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     from db.migrate import upgrade
 
     settings = _settings()
-    _ensure_sqlite_dir(settings)
     asyncio.run(upgrade(settings.database_url, args.revision))
     print(f"cardcash: database at revision {args.revision}")
 
@@ -84,10 +82,13 @@ def cmd_plugins(args: argparse.Namespace) -> None:
     from api.plugins import describe_plugins
 
     settings = _settings()
-    rows = asyncio.run(describe_plugins(settings))
+    rows, warning = asyncio.run(describe_plugins(settings))
     width = max((len(r[0]) for r in rows), default=4)
     for code, version, status in rows:
         print(f"{code:<{width}}  {version:<24}  {status}")
+    if warning:
+        print(f"\n!! {warning}")
+        print(f"cardcash: {warning}", file=sys.stderr)
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -103,14 +104,6 @@ def cmd_assets(args: argparse.Namespace) -> None:
         print(f"cardcash: GraphiQL's files installed and verified ({', '.join(written)})")
     else:
         print("cardcash: GraphiQL's files already installed and verified")
-
-
-def _ensure_sqlite_dir(settings: Settings) -> None:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:

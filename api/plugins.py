@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from api.runtime import registry_for
+from api.runtime import registry_for, simulated_banks_warning
 from api.settings import Settings
 
 
-async def describe_plugins(settings: Settings) -> list[tuple[str, str, str]]:
-    """One row per plugin: code, version, and status with health for loaded ones."""
+async def describe_plugins(settings: Settings) -> tuple[list[tuple[str, str, str]], str | None]:
+    """One row per plugin (code, version, and status with health for loaded ones), and the
+    warning to show when simulated banks would serve."""
     registry = registry_for(settings)
     try:
         health = await asyncio.wait_for(registry.health(), timeout=10)
@@ -22,8 +23,10 @@ async def describe_plugins(settings: Settings) -> list[tuple[str, str, str]]:
             elif info.code in health:
                 h = health[info.code]
                 status += ", healthy" if h.ok else f", unhealthy: {h.detail}"
+                if info.simulated:
+                    status += ", SIMULATED: moves no money"
             source = info.distribution or ""
             rows.append((info.code, version, f"{status}  [{source}]" if source else status))
-        return rows
+        return rows, simulated_banks_warning(registry, settings)
     finally:
         await registry.aclose()

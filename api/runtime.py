@@ -91,6 +91,20 @@ def registry_for(
         options=settings.bank_options,
         on_call=on_call,
         on_breaker_change=on_breaker_change,
+        simulated=settings.simulated_banks_enabled,
+    )
+
+
+def simulated_banks_warning(registry: Registry, settings: Settings) -> str | None:
+    """What to tell an operator when simulated banks serve, or None when none does."""
+    codes = registry.simulated
+    if not codes:
+        return None
+    where = "IN PRODUCTION" if settings.is_prod else "in dev"
+    return (
+        f"SIMULATED BANKS ARE SERVING {where}: {', '.join(codes)} answer under real bank "
+        "codes and move no money. Install the banks' real plugins"
+        + (", and unset CARDCASH_SIMULATED_BANKS." if settings.is_prod else " before going live.")
     )
 
 

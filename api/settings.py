@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from providers.files import install_secret
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cardcash.db"
 MIN_SECRET_BYTES = 32
@@ -168,6 +168,16 @@ class Settings(BaseSettings):
     introspection: bool | None = Field(
         None, description="Allow introspection; defaults like graphiql."
     )
+    suggestions: bool | None = Field(
+        None,
+        description='"Did you mean …?" in errors about unknown fields, arguments, types and '
+        "enum values; defaults like graphiql (they describe the schema to whoever asks).",
+    )
+    simulated_banks: bool | None = Field(
+        None,
+        description="Serve the simulated (sandbox) banks; on in dev, off in prod unless set to "
+        "true. They move no money and answer under the real banks' codes.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -218,6 +228,14 @@ class Settings(BaseSettings):
         return (not self.is_prod) if self.introspection is None else self.introspection
 
     @property
+    def suggestions_enabled(self) -> bool:
+        return (not self.is_prod) if self.suggestions is None else self.suggestions
+
+    @property
+    def simulated_banks_enabled(self) -> bool:
+        return (not self.is_prod) if self.simulated_banks is None else self.simulated_banks
+
+    @property
     def sandbox_login_enabled(self) -> bool:
         return (
             (not self.is_prod)
@@ -238,18 +256,4 @@ class Settings(BaseSettings):
         """
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        path = self.data_dir / "dev-secret-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside, then linked into place: link fails if another process (a second
-            # worker) got there first, so every process ends up reading the same key.
-            tmp = path.with_name(f".dev-secret-key.{os.getpid()}")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_text().strip().encode()
+        return install_secret(self.data_dir / "dev-secret-key").encode()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from db import sqlite_inline
+from providers.files import private_file
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,15 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
 #: Connections for SQLite's short reads. A read is one statement on the loop's thread, so a
 #: connection is rarely out for longer than that; a few cover the moments when one is.
 INLINE_READERS = 4
+
+
+def sqlite_file(url: str) -> None:
+    """Create the SQLite file of ``url`` owner-only (0600, its directory 0700) if it does not
+    exist yet: it holds users and withdrawals, and SQLite gives its WAL and shared-memory
+    files the database file's permissions. In-memory databases have no file."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database).absolute())
 
 
 def create_engine(url: str, options: EngineOptions) -> AsyncEngine:
@@ -138,6 +149,8 @@ class Database:
         options = options or EngineOptions()
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            sqlite_file(url)
         #: PostgreSQL's engine for everything; on SQLite, scans' engine (see ``scan``).
         self.engine = create_engine(url, options)
         self._sessions = async_sessionmaker(

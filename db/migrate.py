@@ -7,7 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from db.engine import sqlite_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -25,6 +28,8 @@ def alembic_config(url: str) -> Config:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``. Safe to run again, and concurrently."""
+    if make_url(url).get_backend_name() == "sqlite":
+        sqlite_file(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:

@@ -12,7 +12,7 @@ every failure is a :class:`ProviderError` with a code from the closed set
 :class:`ProviderErrorCode`.
 """
 
-from providers.base import BankProvider, ProviderContext, ProviderFactory
+from providers.base import BankProvider, ProviderContext, ProviderFactory, simulator
 from providers.errors import ProviderError, ProviderErrorCode
 from providers.types import (
     SDK_VERSION,
@@ -59,4 +59,5 @@ __all__ = [
     "SubmitWithdrawal",
     "WithdrawalResult",
     "WithdrawalState",
+    "simulator",
 ]

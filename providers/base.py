@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from providers.types import (
     SDK_VERSION,
@@ -66,6 +67,9 @@ class BankProvider(abc.ABC):
     version: str = "0"
     #: The SDK version the plugin was written for.
     sdk_version: str = SDK_VERSION
+    #: True for a simulator that moves no money (see :func:`simulator`): cardcash serves it
+    #: in production only when told to, and an installed real plugin of its code replaces it.
+    simulated: bool = False
 
     @abc.abstractmethod
     async def list_cards(self, customer: Customer) -> list[CardInfo]:
@@ -121,3 +125,17 @@ class BankProvider(abc.ABC):
 
 #: What the ``cardcash.banks`` entry point names: a provider class or a factory function.
 ProviderFactory = Callable[[ProviderContext], BankProvider]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def simulator(factory: F) -> F:
+    """Mark a plugin's factory (or provider class) as a simulated bank.
+
+    cardcash sees the mark before it creates the provider: in production a simulator is not
+    even created unless ``CARDCASH_SIMULATED_BANKS=true``, and a real plugin registered under
+    the same bank code is loaded instead of it.
+    """
+    factory.simulated = True  # type: ignore[attr-defined]
+    return factory

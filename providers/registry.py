@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.base import BankProvider, ProviderContext
+from providers.files import private_dir
 from providers.guard import BreakerObserver, CallObserver, GuardedProvider, GuardSettings
 from providers.types import SDK_VERSION, Health
 
@@ -72,6 +73,8 @@ class PluginInfo:
     sdk_version: str | None = None
     distribution: str | None = None
     distribution_version: str | None = None
+    simulated: bool = False
+    """A simulated bank (see :func:`providers.base.simulator`): it moves no money."""
 
     def to_dict(self) -> dict[str, Any]:
         """The description as JSON-ready values."""
@@ -154,6 +157,13 @@ class Registry:
         return list(self._providers)
 
     @property
+    def simulated(self) -> list[str]:
+        """Codes of the loaded banks that are simulators: they move no money."""
+        return [
+            p.code for p in self.plugins if p.status is PluginStatus.LOADED and p.simulated
+        ]
+
+    @property
     def failures(self) -> dict[str, str]:
         """Bank code → why its plugin was refused."""
         return {p.code: p.reason for p in self.plugins if p.status is PluginStatus.REFUSED}
@@ -178,16 +188,21 @@ def load_providers(
     on_breaker_change: BreakerObserver | None = None,
     clock: Any = time.monotonic,
     discovered: Iterable[EntryPoint] | None = None,
+    simulated: bool = True,
 ) -> Registry:
     """Find, create, check and guard the bank plugins.
 
     ``enabled`` pins the set of banks (None: all installed); ``blocked`` removes banks even
     when enabled. ``options`` are keyed by bank code, ``"*"`` applying to every bank; besides
     the plugin's own options they carry the guard's (see :class:`GuardSettings`).
-    ``data_dir`` is created if needed and handed to every plugin. ``discovered`` replaces
-    entry-point discovery (for tests and embedding).
+    ``data_dir`` is created if needed (owner-only) and handed to every plugin. ``discovered``
+    replaces entry-point discovery (for tests and embedding).
+
+    Simulated banks (:func:`providers.base.simulator`) are created only with ``simulated``
+    true (production turns it off), and a real plugin declaring the same code replaces a
+    simulator: it is loaded, and the simulator is listed as blocked, saying by which plugin.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     found = list(entry_points(group=ENTRY_POINT_GROUP) if discovered is None else discovered)
     by_code: dict[str, list[EntryPoint]] = {}
     for entry_point in found:
@@ -209,14 +224,37 @@ def load_providers(
             )
             continue
         if len(candidates) > 1:
-            # Two packages claim the same bank: loading either could route money to the wrong
-            # code, so neither is loaded until the operator uninstalls one.
-            sources = ", ".join(sorted(_source(ep) for ep in candidates))
-            plugins.append(
-                _with(base, status=PluginStatus.REFUSED,
-                      reason=f"bank code {code} is declared by several plugins: {sources}")
-            )
-            continue
+            real = [ep for ep in candidates if not _is_simulator(ep)]
+            if len(real) == 1:
+                # A real plugin of a bank replaces its simulator: the bank's money goes
+                # through the plugin its operator installed for it.
+                for shadowed in candidates:
+                    if shadowed is not real[0]:
+                        plugins.append(_with(
+                            _describe(code, shadowed), status=PluginStatus.BLOCKED,
+                            simulated=True,
+                            reason=f"simulated bank replaced by {_source(real[0])}",
+                        ))
+                candidates = real
+                base = _describe(code, real[0])
+            else:
+                # Two real packages claim the same bank: loading either could route money to
+                # the wrong code, so neither is loaded until the operator uninstalls one.
+                sources = ", ".join(sorted(_source(ep) for ep in candidates))
+                plugins.append(
+                    _with(base, status=PluginStatus.REFUSED,
+                          reason=f"bank code {code} is declared by several plugins: {sources}")
+                )
+                continue
+        if _is_simulator(candidates[0]):
+            base = _with(base, simulated=True)
+            if not simulated:
+                plugins.append(_with(
+                    base, status=PluginStatus.BLOCKED,
+                    reason="simulated bank, off in production (CARDCASH_SIMULATED_BANKS=true "
+                    "serves it)",
+                ))
+                continue
         try:
             settings = GuardSettings.from_options(bank_options(options, code))
         except ValueError as error:
@@ -283,6 +321,16 @@ def _create(
         _close_quietly(provider)
         raise
     return provider
+
+
+def _is_simulator(entry_point: EntryPoint) -> bool:
+    """Whether the entry point names a simulator; one that cannot be imported is taken for a
+    real plugin (and is refused, with the reason, when it is loaded)."""
+    try:
+        factory = entry_point.load()
+    except Exception:  # noqa: BLE001 - reported by _create
+        return False
+    return getattr(factory, "simulated", False) is True
 
 
 def _close_quietly(provider: Any) -> None:

@@ -96,6 +96,7 @@ DOCUMENT_CACHE_SIZE = 512
 def build_schema(
     *,
     introspection: bool = True,
+    suggestions: bool = True,
     mask_errors: bool = False,
     max_depth: int = 10,
     max_aliases: int = 15,
@@ -105,8 +106,9 @@ def build_schema(
 
     Documents deeper than ``max_depth``, with more than ``max_aliases`` aliases or
     ``max_tokens`` tokens are refused before execution (the token limit stops the parser
-    itself, so a flood of tokens costs little). Production turns introspection off and masks
-    unexpected errors (``mask_errors``).
+    itself, so a flood of tokens costs little). Production turns introspection off, drops
+    "Did you mean …?" from errors (``suggestions``) and masks unexpected errors
+    (``mask_errors``).
     """
     # The guards' rules are built once: the same rules on every request, so that a repeated
     # document is parsed and validated once per process (``Documents``).
@@ -115,7 +117,7 @@ def build_schema(
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
         *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
     )
-    documents = Documents(DOCUMENT_CACHE_SIZE)
+    documents = Documents(DOCUMENT_CACHE_SIZE, hide_suggestions=not suggestions)
     extensions: list = [
         lambda: OperationPolicy(
             mask=mask_errors, max_tokens=max_tokens, rules=rules, documents=documents
@@ -127,7 +129,9 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
-        execution_context_class=ExecutionContext,
+        execution_context_class=(
+            ExecutionContext if suggestions else ExecutionContext.without_suggestions()
+        ),
     )
 
 

@@ -281,6 +281,12 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager  # Strawberry passes one, empty without middleware
         self._direct = manager is None or not manager.middlewares
 
+    @classmethod
+    def without_suggestions(cls) -> type[ExecutionContext]:
+        """This context, with graphql-core's ``hide_suggestions`` always on: invalid variable
+        values (an enum value, an input field) are reported without "Did you mean …?"."""
+        return _WithoutSuggestions
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         # graphql-core's executor refers to itself (its resolver helpers hold its bound
         # methods), so without this the whole request (context, loaders, every object of
@@ -440,3 +446,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+class _WithoutSuggestions(ExecutionContext):
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        # graphql-core's execute and subscribe pass it by name, False unless asked.
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, parse, validate
 from strawberry.extensions import MaskErrors
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from api.services.errors import DomainError
 from api.services.lru import LRU
@@ -35,9 +36,14 @@ class Documents:
     whole syntax tree, 10-40 µs for this API's pages. Each entry keeps its document alive, so
     an identity is never reused while it is a key. The schema's rules are the same for every
     request (see :func:`api.schema.build_schema`), so they need not be part of the key.
+
+    With ``hide_suggestions`` (production), validation errors name what is unknown but never
+    suggest what exists ("Did you mean …?"): with introspection off, suggestions would give
+    the schema away piece by piece.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
         self._parsed: LRU[str, DocumentNode] = LRU(size)
         self._checked: LRU[int, tuple[DocumentNode, list[GraphQLError]]] = LRU(size)
 
@@ -52,7 +58,14 @@ class Documents:
     def validate(self, schema, document: DocumentNode, rules) -> list[GraphQLError]:
         known = self._checked.get(id(document))
         if known is None or known[0] is not document:
-            errors = validate_document(schema, document, rules)
+            # As Strawberry's own validation, with its two rules, and graphql-core's public
+            # switch for suggestions.
+            errors = validate(
+                schema,
+                document,
+                (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                hide_suggestions=self.hide_suggestions,
+            )
             known = self._checked.put(id(document), (document, errors))
         return known[1]
 

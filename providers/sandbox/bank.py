@@ -99,6 +99,7 @@ class SandboxBank(BankProvider):
 
     version = SANDBOX_VERSION
     sdk_version = SDK_VERSION
+    simulated = True
 
     def __init__(self, context: ProviderContext, data: BankData, *, clock: Clock = _utc_now):
         if context.bank_code != data.code:
@@ -110,7 +111,9 @@ class SandboxBank(BankProvider):
         self._log = context.logger
         self._store = SandboxStore(context.data_dir / FILE_NAME, self.code)
         self._latency_rng = random.Random(f"{self.options.seed}:{self.code}:latency")
-        self._secret = callback_secret(self.code, self.options.callback_secret)
+        self._secret = callback_secret(
+            self.code, context.data_dir, self.options.callback_secret
+        )
         self._callbacks: CallbackSender | None = None
         self._settler: asyncio.Task[None] | None = None
         # An offers page asks every bank for the same card's totals again and again, and

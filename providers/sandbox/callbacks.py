@@ -2,12 +2,14 @@
 
 A sandbox bank signs the JSON body of a callback with HMAC-SHA256 and a per-bank secret, and
 sends the hex digest in the ``X-Sandbox-Signature`` header. The secret is the bank's option
-``callback_secret``, or by default one derived from the bank code, so that cardcash's tests can
-build callbacks with :func:`sign_callback` without any configuration.
+``callback_secret``, or by default one derived from a random secret made once per install and
+kept in the data directory (``sandbox-callback-secret``, owner-only): whoever can reach
+``/callbacks/<bank>`` cannot sign a callback without reading that file.
 
 Example (a test delivering a callback to cardcash)::
 
-    headers, body = sign_callback(event, bank_code="CEB")
+    secret = callback_secret("CEB", data_dir)
+    headers, body = sign_callback(event, bank_code="CEB", secret=secret)
     await client.post("/callbacks/CEB", content=body, headers=headers)
 """
 
@@ -21,21 +23,29 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from providers.errors import ProviderError, ProviderErrorCode
+from providers.files import install_secret
 from providers.types import CallbackEvent, WithdrawalState
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 
 
-def callback_secret(bank_code: str, configured: str = "") -> str:
-    """The secret a sandbox bank signs callbacks with: ``configured``, or derived from the code."""
+#: The file in the data directory that holds the install's random callback secret.
+SECRET_FILE = "sandbox-callback-secret"
+
+
+def callback_secret(bank_code: str, data_dir: Path, configured: str = "") -> str:
+    """The secret a sandbox bank signs callbacks with: ``configured``, or one of its own
+    derived from the install's random secret in ``data_dir`` (made on first use)."""
     if configured:
         return configured
-    return hashlib.sha256(f"cardcash-sandbox-callback:{bank_code}".encode()).hexdigest()
+    install = install_secret(data_dir / SECRET_FILE).encode()
+    return hmac.new(install, f"callback:{bank_code}".encode(), hashlib.sha256).hexdigest()
 
 
 def event_payload(event: CallbackEvent, bank_code: str) -> dict[str, Any]:
@@ -56,17 +66,17 @@ def sign_callback(
     payload: CallbackEvent | Mapping[str, Any],
     *,
     bank_code: str,
-    secret: str = "",
+    secret: str,
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a signed sandbox callback.
 
     ``payload`` is a :class:`CallbackEvent` (serialized the way the sandbox bank does) or a
-    ready JSON object (to test malformed callbacks). ``secret`` defaults to the bank's
-    default secret.
+    ready JSON object (to test malformed callbacks); ``secret`` is the bank's (see
+    :func:`callback_secret`).
 
     Example::
 
-        >>> headers, body = sign_callback({"hello": "world"}, bank_code="CEB")
+        >>> headers, body = sign_callback({"hello": "world"}, bank_code="CEB", secret="s")
         >>> sorted(headers)
         ['Content-Type', 'X-Sandbox-Signature']
     """
@@ -74,7 +84,7 @@ def sign_callback(
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: signature(body, callback_secret(bank_code, secret)),
+        SIGNATURE_HEADER: signature(body, secret),
     }, body
 
 

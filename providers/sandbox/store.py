@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from providers.errors import ProviderError
+from providers.files import private_file
 from providers.types import RepaymentType, WithdrawalState
 
 T = TypeVar("T")
@@ -335,7 +336,7 @@ class SandboxStore:
         if self._closed:
             raise RuntimeError("the sandbox store is closed")
         if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # holds customers' withdrawals: owner-only
             # busy_timeout 0: the lock is waited for in run(), never on the loop. Setting up
             # a new file (WAL, tables) needs the lock too: busy, it is tried again the same way.
             connection = sqlite3.connect(

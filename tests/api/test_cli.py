@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -96,14 +98,98 @@ def test_unknown_command_shows_usage(tmp_path, database_url, command):
     assert result.returncode == 2 and "usage: cardcash" in result.stderr
 
 
-def test_plugins_lists_the_sandbox_banks(tmp_path, database_url):
+SIX = {"NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"}
+PROD = {"CARDCASH_ENV": "prod", "CARDCASH_SECRET_KEY": "s" * 40}
+
+
+def _rows(stdout: str) -> dict[str, str]:
+    return {
+        line.split()[0]: line for line in stdout.splitlines() if line and not line.startswith("!!")
+    }
+
+
+def test_plugins_lists_the_sandbox_banks_and_says_they_are_simulated(tmp_path, database_url):
     env = _env(tmp_path, database_url) | {"CARDCASH_BANKS_BLOCKED": '["CITIC"]'}
     result = run(["plugins"], env, tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
-    assert set(lines) == {"NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC"}
-    assert "loaded, healthy" in lines["CEB"] and "sdk 1.0" in lines["CEB"]
+    lines = _rows(result.stdout)
+    assert set(lines) == SIX
+    assert "loaded, healthy, SIMULATED" in lines["CEB"] and "sdk 1.0" in lines["CEB"]
     assert "blocked" in lines["CITIC"]
+    assert "!! SIMULATED BANKS ARE SERVING in dev" in result.stdout
+    assert "SIMULATED BANKS ARE SERVING" in result.stderr
+
+
+def test_prod_serves_no_sandbox_bank(tmp_path, database_url):
+    result = run(["plugins"], _env(tmp_path, database_url) | PROD, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = _rows(result.stdout)
+    assert set(lines) == SIX
+    for line in lines.values():
+        assert "loaded" not in line
+        assert "blocked: simulated bank, off in production" in line
+    assert "SIMULATED BANKS" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes"])
+def test_prod_serves_sandbox_banks_only_when_told_to_and_says_so_loudly(
+    tmp_path, database_url, value
+):
+    env = _env(tmp_path, database_url) | PROD | {"CARDCASH_SIMULATED_BANKS": value}
+    result = run(["plugins"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = _rows(result.stdout)
+    assert all("loaded, healthy, SIMULATED: moves no money" in lines[c] for c in SIX)
+    assert "!! SIMULATED BANKS ARE SERVING IN PRODUCTION" in result.stdout
+    assert "unset CARDCASH_SIMULATED_BANKS" in result.stderr
+
+
+def test_prod_server_logs_loudly_when_simulated_banks_serve(tmp_path, database_url):
+    env = _env(tmp_path, database_url) | PROD | {"CARDCASH_SIMULATED_BANKS": "true"}
+    assert run(["migrate"], env, tmp_path).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        CARDCASH + ["serve", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    [line] = [json.loads(x) for x in output.splitlines() if "SIMULATED BANKS" in x]
+    assert line["level"] == "WARNING"
+    assert "SIMULATED BANKS ARE SERVING IN PRODUCTION" in line["message"]
+    assert all(code in line["message"] for code in SIX)
+
+
+def test_the_data_dir_and_sqlite_file_are_created_owner_only(tmp_path):
+    nested = tmp_path / "var" / "lib" / "cardcash"
+    env = _env(tmp_path, f"sqlite:///{nested / 'db' / 'cardcash.db'}") | {
+        "CARDCASH_DATA_DIR": str(nested / "data")
+    }
+    old = os.umask(0o022)  # the usual umask: files 0644 unless made otherwise
+    try:
+        assert run(["migrate"], env, tmp_path).returncode == 0
+        assert run(["plugins"], env, tmp_path).returncode == 0  # the banks' data dir and files
+    finally:
+        os.umask(old)
+    db = nested / "db" / "cardcash.db"
+    for path in (db, nested / "data" / "sandbox-banks.sqlite3",
+                 nested / "data" / "sandbox-callback-secret"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for path in (nested / "db", nested / "data", nested, tmp_path / "var"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    wal = [p for p in (nested / "data").iterdir() if p.name.endswith(("-wal", "-shm"))]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in wal)
 
 
 def test_prod_alipay_login_needs_alipays_public_key(tmp_path, database_url):

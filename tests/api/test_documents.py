@@ -19,13 +19,13 @@ RULES = tuple(specified_rules)
 @pytest.fixture
 def validations(monkeypatch) -> list:
     seen: list = []
-    real = extensions.validate_document
+    real = extensions.validate
 
-    def counted(graphql_schema, document, rules):
+    def counted(graphql_schema, document, rules, **options):
         seen.append(document)
-        return real(graphql_schema, document, rules)
+        return real(graphql_schema, document, rules, **options)
 
-    monkeypatch.setattr(extensions, "validate_document", counted)
+    monkeypatch.setattr(extensions, "validate", counted)
     return seen
 
 

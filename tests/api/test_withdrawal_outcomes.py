@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, WithdrawalState
-from providers.sandbox import sign_callback
+from providers.sandbox import callback_secret, sign_callback
 from tests.api.flow import User
 from tests.conftest import FAST_BANKS
 
@@ -126,7 +126,10 @@ async def _processing(user: User) -> dict:
     return await user.confirm(w["id"])
 
 
-def callback(withdrawal_id: str, state: str, amount: str = "1000.00", **kwargs):
+def callback(app, withdrawal_id: str, state: str, amount: str = "1000.00", secret=None):
+    """A callback from CEB, signed with this install's secret unless ``secret`` is given."""
+    if secret is None:
+        secret = callback_secret("CEB", app.state.services.settings.data_dir)
     return sign_callback(
         CallbackEvent(
             request_id=withdrawal_id,
@@ -137,7 +140,7 @@ def callback(withdrawal_id: str, state: str, amount: str = "1000.00", **kwargs):
             occurred_at=datetime.now(UTC),
         ),
         bank_code="CEB",
-        **kwargs,
+        secret=secret,
     )
 
 
@@ -146,16 +149,16 @@ async def test_callbacks_apply_once_and_ignore_stale_news(start_app):
     user = await User.sign_in(client, "sam")
     w = await _processing(user)
     assert w["status"] == "PROCESSING"
-    headers, body = callback(w["id"], "SUCCEEDED")
+    headers, body = callback(app, w["id"], "SUCCEEDED")
     first = await client.post("/callbacks/CEB", content=body, headers=headers)
     assert first.status_code == 200 and first.json() == {"status": "applied"}
     replay = await client.post("/callbacks/CEB", content=body, headers=headers)
     assert replay.json() == {"status": "unchanged"}
-    headers, late = callback(w["id"], "PROCESSING")  # out of order
+    headers, late = callback(app, w["id"], "PROCESSING")  # out of order
     assert (await client.post("/callbacks/CEB", content=late, headers=headers)).json() == {
         "status": "unchanged"
     }
-    headers, wrong = callback(w["id"], "FAILED")  # a terminal status never changes
+    headers, wrong = callback(app, w["id"], "FAILED")  # a terminal status never changes
     assert (await client.post("/callbacks/CEB", content=wrong, headers=headers)).json() == {
         "status": "unchanged"
     }
@@ -170,17 +173,17 @@ async def test_bad_callbacks_are_refused_and_change_nothing(start_app):
     user = await User.sign_in(client, "tina")
     w = await _processing(user)
     before = await events(app, w["id"])
-    headers, body = callback(w["id"], "SUCCEEDED", secret="not-the-banks-secret")
+    headers, body = callback(app, w["id"], "SUCCEEDED", secret="not-the-banks-secret")
     assert (await client.post("/callbacks/CEB", content=body, headers=headers)).status_code == 400
-    headers, body = callback(w["id"], "SUCCEEDED")
+    headers, body = callback(app, w["id"], "SUCCEEDED")
     assert (
         await client.post("/callbacks/CEB", content=body + b" ", headers=headers)
     ).status_code == 400
     assert (await client.post("/callbacks/CEB", content=body)).status_code == 400  # unsigned
     assert (await client.post("/callbacks/NOPE", content=body, headers=headers)).status_code == 404
-    headers, other = callback("wdr_aaaaaaaaaaaaaaaaaaaaaaaaaa", "SUCCEEDED")
+    headers, other = callback(app, "wdr_aaaaaaaaaaaaaaaaaaaaaaaaaa", "SUCCEEDED")
     assert (await client.post("/callbacks/CEB", content=other, headers=headers)).status_code == 404
-    headers, body = callback(w["id"], "SUCCEEDED", amount="9999.00")
+    headers, body = callback(app, w["id"], "SUCCEEDED", amount="9999.00")
     mismatch = await client.post("/callbacks/CEB", content=body, headers=headers)
     assert mismatch.status_code == 400 and "amount" in mismatch.json()["reason"]
     after = await events(app, w["id"])
@@ -199,7 +202,7 @@ async def test_a_final_record_is_not_rewritten_by_later_news(start_app):
     failed = await user.get(w["id"])
     assert (failed["status"], failed["failureCode"]) == ("FAILED", "TOO_MANY_ATTEMPTS")
     await app.state.services.withdrawals.sync_one(w["id"])  # the bank also says FAILED
-    headers, body = callback(w["id"], "FAILED")
+    headers, body = callback(app, w["id"], "FAILED")
     assert (await client.post("/callbacks/CEB", content=body, headers=headers)).json() == {
         "status": "unchanged"
     }

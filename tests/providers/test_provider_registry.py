@@ -16,12 +16,13 @@ from providers.registry import (
     load_providers,
     parse_sdk_version,
 )
+from providers.sandbox import SANDBOX_BANKS
 
 # A module of plugins, good and broken, written to a temporary directory on sys.path so that
 # entry points can name it like an installed package.
 FAKE_PLUGINS = textwrap.dedent(
     """
-    from providers import BankProvider, ProviderContext
+    from providers import BankProvider, ProviderContext, simulator
 
     CREATED = []
     CLOSED = []
@@ -78,6 +79,18 @@ FAKE_PLUGINS = textwrap.dedent(
 
     def not_a_provider(context):
         return object()
+
+
+    @simulator
+    def simulated_good(context):
+        provider = Good(context)
+        provider.name = "Good Bank (simulated)"
+        return provider
+
+
+    @simulator
+    class SimulatedOther(Other):
+        pass
     """
 )
 
@@ -95,10 +108,10 @@ def entry(code: str, target: str) -> EntryPoint:
     return EntryPoint(code, target, ENTRY_POINT_GROUP)
 
 
-def load(tmp_path, found, *, enabled=None, blocked=(), options=None):
+def load(tmp_path, found, *, enabled=None, blocked=(), options=None, simulated=True):
     return load_providers(
         enabled=enabled, blocked=list(blocked), data_dir=tmp_path / "data",
-        options=options or {}, discovered=found,
+        options=options or {}, discovered=found, simulated=simulated,
     )
 
 
@@ -127,7 +140,7 @@ async def test_a_good_plugin_is_loaded_behind_a_guard(tmp_path, plugins_module):
     assert info.to_dict() == {
         "code": "GOOD", "status": "loaded", "reason": "", "entry_point": f"{plugins_module}:Good",
         "name": "Good Bank", "version": "2.1.0", "sdk_version": "1.0",
-        "distribution": None, "distribution_version": None,
+        "distribution": None, "distribution_version": None, "simulated": False,
     }
     assert (await registry.health())["GOOD"].ok
     await registry.aclose()
@@ -194,6 +207,53 @@ def test_two_plugins_claiming_one_bank_code_are_both_refused(tmp_path, plugins_m
     assert "declared by several plugins" in registry.failures["GOOD"]
 
 
+@pytest.mark.parametrize("order", ["real first", "simulator first"])
+@pytest.mark.parametrize("simulated", [True, False])
+def test_a_real_plugin_replaces_the_simulator_of_its_bank(tmp_path, plugins_module, order, simulated):
+    real = entry("GOOD", f"{plugins_module}:Good")
+    fake = entry("GOOD", f"{plugins_module}:simulated_good")
+    found = [real, fake] if order == "real first" else [fake, real]
+    registry = load(tmp_path, found, simulated=simulated)
+    assert registry.codes == ["GOOD"] and registry.failures == {}
+    assert registry.get("GOOD").provider.name == "Good Bank"  # the real one
+    assert registry.simulated == []
+    by_entry = {p.entry_point: p for p in registry.plugins}
+    assert by_entry[real.value].status is PluginStatus.LOADED
+    assert not by_entry[real.value].simulated
+    shadowed = by_entry[fake.value]
+    assert (shadowed.status, shadowed.simulated) == (PluginStatus.BLOCKED, True)
+    assert "simulated bank replaced by GOOD" in shadowed.reason
+    assert __import__(plugins_module).CREATED == ["GOOD"]  # the simulator never created
+
+
+def test_two_simulators_of_one_bank_are_both_refused(tmp_path, plugins_module):
+    found = [entry("GOOD", f"{plugins_module}:simulated_good")] * 2
+    registry = load(tmp_path, found)
+    assert len(registry) == 0 and "declared by several plugins" in registry.failures["GOOD"]
+
+
+def test_two_real_plugins_and_a_simulator_of_one_bank_are_refused(tmp_path, plugins_module):
+    found = [entry("GOOD", f"{plugins_module}:Good")] * 2 + [
+        entry("GOOD", f"{plugins_module}:simulated_good")
+    ]
+    registry = load(tmp_path, found)
+    assert len(registry) == 0 and "declared by several plugins" in registry.failures["GOOD"]
+
+
+@pytest.mark.parametrize("target", ["simulated_good", "SimulatedOther"])
+def test_simulators_are_not_created_when_turned_off(tmp_path, plugins_module, target):
+    code = "GOOD" if target == "simulated_good" else "OTHER"
+    found = [entry(code, f"{plugins_module}:{target}"), entry("REAL", f"{plugins_module}:Good")]
+    off = load(tmp_path, found, simulated=False)
+    [info] = [p for p in off.plugins if p.code == code]
+    assert (info.status, info.simulated) == (PluginStatus.BLOCKED, True)
+    assert "CARDCASH_SIMULATED_BANKS=true" in info.reason
+    assert code not in off and off.simulated == []
+    assert __import__(plugins_module).CREATED == ["GOOD"]  # only the real one, as REAL
+    on = load(tmp_path, found, simulated=True)
+    assert code in on and on.simulated == [code]
+
+
 def test_invalid_guard_options_refuse_the_plugin(tmp_path, plugins_module):
     registry = load(tmp_path, [entry("GOOD", f"{plugins_module}:Good")],
                     options={"GOOD": {"guard_read_timeout_s": "fast"}})
@@ -223,5 +283,16 @@ async def test_the_six_sandbox_banks_are_installed_entry_points(tmp_path):
         assert (info.distribution, info.sdk_version) == ("cardcash", "1.0")
         assert info.name == "China Everbright Bank"
         assert all(h.ok for h in (await registry.health()).values())
+        assert registry.simulated == registry.codes  # all six are simulators
     finally:
         await registry.aclose()
+
+
+def test_the_sandbox_banks_stay_off_when_simulators_are(tmp_path):
+    registry = load_providers(
+        enabled=None, blocked=[], data_dir=tmp_path / "data", options={}, simulated=False
+    )
+    assert len(registry) == 0 and registry.failures == {}
+    assert {p.code for p in registry.plugins} == set(SANDBOX_BANKS)
+    assert all(p.status is PluginStatus.BLOCKED and p.simulated for p in registry.plugins)
+    assert not (tmp_path / "data" / "sandbox-banks.sqlite3").exists()

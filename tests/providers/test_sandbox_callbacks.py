@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import json
+import stat
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -19,7 +22,13 @@ from providers import (
     SubmitWithdrawal,
     WithdrawalState,
 )
-from providers.sandbox import SIGNATURE_HEADER, SandboxBank, callback_secret, sign_callback
+from providers.sandbox import (
+    SECRET_FILE,
+    SIGNATURE_HEADER,
+    SandboxBank,
+    callback_secret,
+    sign_callback,
+)
 
 EVENT = CallbackEvent(
     request_id="w-1", bank_reference="CEBREF", state=WithdrawalState.SUCCEEDED,
@@ -32,30 +41,71 @@ def ceb(tmp_path) -> SandboxBank:
     return SandboxBank.from_data_file("CEB", ProviderContext("CEB", tmp_path, {"latency_ms": "0"}))
 
 
+def signed(payload, tmp_path, code="CEB"):
+    """Signed as this install's bank ``code`` signs."""
+    return sign_callback(payload, bank_code=code, secret=callback_secret(code, tmp_path))
+
+
 def refused(bank: SandboxBank, headers, body) -> ProviderErrorCode:
     with pytest.raises(ProviderError) as caught:
         bank.verify_callback(headers, body)
     return caught.value.code
 
 
-def test_a_signed_callback_verifies_and_parses_exactly(ceb):
-    headers, body = sign_callback(EVENT, bank_code="CEB")
+def test_a_signed_callback_verifies_and_parses_exactly(ceb, tmp_path):
+    headers, body = signed(EVENT, tmp_path)
     assert json.loads(body)["amount"] == "500.00"
     assert ceb.verify_callback(headers, body) == EVENT
     lower = {k.lower(): v for k, v in headers.items()}
     assert ceb.verify_callback(lower, body) == EVENT
 
 
-def test_bad_or_missing_signatures_are_refused(ceb):
-    headers, body = sign_callback(EVENT, bank_code="CEB")
+def test_bad_or_missing_signatures_are_refused(ceb, tmp_path):
+    headers, body = signed(EVENT, tmp_path)
     tampered = body.replace(b"500.00", b"5000.00")
     assert refused(ceb, headers, tampered) is ProviderErrorCode.INVALID_SIGNATURE
     assert refused(ceb, {}, body) is ProviderErrorCode.INVALID_SIGNATURE
     assert refused(ceb, {SIGNATURE_HEADER: "0" * 64}, body) is ProviderErrorCode.INVALID_SIGNATURE
-    other_bank = sign_callback(EVENT, bank_code="SPDB")
+    other_bank = signed(EVENT, tmp_path, "SPDB")
     assert refused(ceb, *other_bank) is ProviderErrorCode.INVALID_SIGNATURE
     wrong_secret = sign_callback(EVENT, bank_code="CEB", secret="guessed")
     assert refused(ceb, *wrong_secret) is ProviderErrorCode.INVALID_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    "forged_with",
+    [
+        # What the secret used to be: derived from a string anyone can read in the source.
+        hashlib.sha256(b"cardcash-sandbox-callback:CEB").hexdigest(),
+        hashlib.sha256(b"cardcash-sandbox-callback:SPDB").hexdigest(),
+        "",
+        "CEB",
+    ],
+)
+def test_a_callback_signed_with_a_guessable_secret_is_refused(ceb, forged_with):
+    assert refused(ceb, *sign_callback(EVENT, bank_code="CEB", secret=forged_with)) is (
+        ProviderErrorCode.INVALID_SIGNATURE)
+
+
+def test_the_secret_is_random_per_install_kept_owner_only_and_per_bank(tmp_path):
+    one, other = tmp_path / "one", tmp_path / "other"
+    assert callback_secret("CEB", one) != callback_secret("CEB", other)
+    assert callback_secret("CEB", one) == callback_secret("CEB", one)  # kept, not remade
+    assert callback_secret("CEB", one) != callback_secret("SPDB", one)
+    kept = one / SECRET_FILE
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(one.stat().st_mode) == 0o700
+    assert len(kept.read_text().strip()) >= 43  # 32 random bytes or more, base64
+    # A bank of another install does not accept this install's callbacks.
+    elsewhere = SandboxBank.from_data_file("CEB", ProviderContext("CEB", other, {}))
+    assert refused(elsewhere, *signed(EVENT, one)) is ProviderErrorCode.INVALID_SIGNATURE
+
+
+def test_workers_starting_at_once_share_one_secret(tmp_path):
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: callback_secret("CEB", tmp_path), range(32)))
+    assert len(secrets) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [SECRET_FILE]  # nothing left aside
 
 
 def test_a_configured_secret_replaces_the_default(tmp_path):
@@ -63,24 +113,25 @@ def test_a_configured_secret_replaces_the_default(tmp_path):
         "CEB", ProviderContext("CEB", tmp_path, {"callback_secret": "s3cret"})
     )
     assert bank.verify_callback(*sign_callback(EVENT, bank_code="CEB", secret="s3cret")) == EVENT
-    assert refused(bank, *sign_callback(EVENT, bank_code="CEB")) is (
-        ProviderErrorCode.INVALID_SIGNATURE)
-    assert callback_secret("CEB") != callback_secret("SPDB")
+    assert refused(bank, *signed(EVENT, tmp_path)) is ProviderErrorCode.INVALID_SIGNATURE
+
+
+def _valid(**changes):
+    return {**json.loads(sign_callback(EVENT, bank_code="CEB", secret="x")[1]), **changes}
 
 
 @pytest.mark.parametrize(
     "payload",
     [
         {"bank_code": "CEB", "amount": 500.0},
-        {**json.loads(sign_callback(EVENT, bank_code="CEB")[1]), "amount": 500.0},
-        {**json.loads(sign_callback(EVENT, bank_code="CEB")[1]), "state": "PAID"},
-        {**json.loads(sign_callback(EVENT, bank_code="CEB")[1]), "bank_code": "SPDB"},
+        _valid(amount=500.0),
+        _valid(state="PAID"),
+        _valid(bank_code="SPDB"),
         ["not", "an", "object"],
     ],
 )
-def test_a_correctly_signed_but_malformed_callback_is_an_invalid_response(ceb, payload):
-    assert refused(ceb, *sign_callback(payload, bank_code="CEB")) is (
-        ProviderErrorCode.INVALID_RESPONSE)
+def test_a_correctly_signed_but_malformed_callback_is_an_invalid_response(ceb, tmp_path, payload):
+    assert refused(ceb, *signed(payload, tmp_path)) is ProviderErrorCode.INVALID_RESPONSE
 
 
 class CallbackReceiver:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from providers import CallbackEvent, ProviderContext, WithdrawalState
-from providers.sandbox import SANDBOX_BANKS, SandboxBank, sign_callback
+from providers.sandbox import SANDBOX_BANKS, SandboxBank, callback_secret, sign_callback
 from providers.testkit import ConformanceSuite
 
 
@@ -29,7 +29,9 @@ class TestSandboxBanks(ConformanceSuite):
         await bank.aclose()
 
     @pytest.fixture
-    def bank_signed_callback(self, sandbox_code) -> tuple[dict[str, str], bytes]:
+    def bank_signed_callback(self, sandbox_code, tmp_path) -> tuple[dict[str, str], bytes]:
         event = CallbackEvent("w-1", f"{sandbox_code}REF", WithdrawalState.SUCCEEDED,
                               Decimal("100.00"), "CNY", datetime(2026, 3, 1, tzinfo=UTC))
-        return sign_callback(event, bank_code=sandbox_code)
+        return sign_callback(
+            event, bank_code=sandbox_code, secret=callback_secret(sandbox_code, tmp_path)
+        )

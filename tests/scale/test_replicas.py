@@ -12,7 +12,7 @@ from decimal import Decimal
 import httpx
 import websockets
 
-from providers.sandbox.callbacks import sign_callback
+from providers.sandbox.callbacks import callback_secret, sign_callback
 from providers.types import CallbackEvent, WithdrawalState
 from tests.api.flow import User
 from tests.scale.conftest import bank_options, two_clients
@@ -106,7 +106,9 @@ async def test_a_callback_on_one_replica_reaches_a_subscriber_on_the_other(clust
                 currency="CNY",
                 occurred_at=datetime.now(UTC),
             )
-            headers, body = sign_callback(event, bank_code="CEB")
+            headers, body = sign_callback(
+                event, bank_code="CEB", secret=callback_secret("CEB", cluster.data_dir)
+            )
             posted = time.monotonic()
             answer = await b.post("/callbacks/CEB", content=body, headers=headers)
             assert answer.json() == {"status": "applied"}, answer.text
