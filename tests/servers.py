@@ -39,6 +39,16 @@ def server_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, 
     return env
 
 
+def seeded_server_env(database_url: str, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """:func:`server_env` on a database migrated and seeded by ``cardcash seed``."""
+    env = server_env(database_url, tmp_path / "data", **settings)
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "seed"], env=env, cwd=tmp_path, check=True,
+        capture_output=True,
+    )
+    return env
+
+
 class ServerProcess:
     """``cardcash serve`` in a child process. Use as a context manager or call stop()."""
 

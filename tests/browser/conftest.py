@@ -3,14 +3,12 @@ against a real, seeded ``cardcash serve``. Screenshots go to tests/browser/artif
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.node import ensure_chromium, npm_ci
-from tests.servers import ServerProcess, server_env
+from tests.servers import ServerProcess, seeded_server_env
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"
@@ -28,12 +26,7 @@ def browser_ready() -> Path:
 @pytest.fixture
 def seeded_env(database_url, tmp_path):
     """The environment of a server on a migrated, seeded database of this test's own."""
-    env = server_env(database_url, tmp_path / "data")
-    subprocess.run(
-        [sys.executable, "-m", "api.cli", "seed"], env=env, cwd=tmp_path, check=True,
-        capture_output=True,
-    )
-    return env, tmp_path
+    return seeded_server_env(database_url, tmp_path), tmp_path
 
 
 @pytest.fixture
