@@ -6,9 +6,12 @@ import abc
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from providers.pricing import standard_schedule
 from providers.types import (
     SDK_VERSION,
     CallbackEvent,
@@ -19,6 +22,8 @@ from providers.types import (
     Offer,
     QuoteRequest,
     QuoteResult,
+    RepaymentType,
+    ScheduledPayment,
     SubmitWithdrawal,
     WithdrawalResult,
 )
@@ -114,6 +119,33 @@ class BankProvider(abc.ABC):
 
         Raises ``ProviderError(INVALID_SIGNATURE)`` when the signature does not verify.
         """
+
+    def price_schedule(
+        self,
+        offer: Offer,
+        amount: Decimal,
+        repayment_type: RepaymentType,
+        periods: int,
+        start_date: date,
+    ) -> tuple[ScheduledPayment, ...]:
+        """The schedule :meth:`quote` would give for ``amount`` under ``offer``, without a call.
+
+        cardcash prices every repayment option of an offer with it, over the amounts the
+        holder may take, to show the lowest and the highest annualized rate before any quote.
+        It must be pure and quick (no I/O) and agree with :meth:`quote` to the cent; the
+        conformance suite checks that it does. The default is
+        :func:`providers.pricing.standard_schedule` with the offer's pricing: a bank that
+        prices otherwise overrides it.
+        """
+        installment = next((p for p in offer.installments if p.periods == periods), None)
+        return standard_schedule(
+            amount,
+            repayment_type,
+            periods,
+            start_date,
+            single_month=offer.single_month,
+            installment=installment,
+        )
 
     async def health(self) -> Health:
         """Whether the bank answers. The default says it does."""

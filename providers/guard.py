@@ -25,6 +25,7 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from providers.integrity import (
     check_health,
     check_offer,
     check_quote,
+    check_schedule,
     check_withdrawal,
 )
 from providers.scrub import scrub_card_numbers
@@ -51,6 +53,8 @@ from providers.types import (
     Offer,
     QuoteRequest,
     QuoteResult,
+    RepaymentType,
+    ScheduledPayment,
     SubmitWithdrawal,
     WithdrawalResult,
 )
@@ -226,6 +230,33 @@ class GuardedProvider:
             lambda: self.provider.quote(request),
             lambda result: check_quote(result, request),
         )
+
+    def price_schedule(
+        self,
+        offer: Offer,
+        amount: Decimal,
+        repayment_type: RepaymentType,
+        periods: int,
+        start_date: date,
+    ) -> tuple[ScheduledPayment, ...]:
+        """The bank's own schedule for ``amount`` under ``offer`` (no call to the bank).
+
+        Synchronous and local, so neither timeout nor breaker apply; anything but a
+        well-formed schedule is an ``INVALID_RESPONSE``.
+        """
+        try:
+            return check_schedule(
+                self.provider.price_schedule(offer, amount, repayment_type, periods, start_date),
+                amount,
+                periods,
+            )
+        except ProviderError as error:
+            raise self._checked("price_schedule", error) from None
+        except Exception as error:  # noqa: BLE001 - a plugin bug must not become a 500
+            self._log_unexpected("price_schedule", error)
+            raise ProviderError(
+                ProviderErrorCode.INVALID_RESPONSE, "the bank's pricing could not be applied"
+            ) from None
 
     async def submit_withdrawal(self, request: SubmitWithdrawal) -> WithdrawalResult:
         """Start a withdrawal (idempotent on ``request.request_id``).

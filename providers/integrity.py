@@ -121,6 +121,9 @@ def check_offer(offer: Any, card_ref: str) -> Offer:
         _check_rate(offer.single_month.daily_interest_rate, "daily_interest_rate")
         _check_rate(offer.single_month.fee_rate, "fee_rate")
         check_money(offer.single_month.min_fee, "min_fee")
+        days = offer.single_month.term_days
+        if days is not None and (type(days) is not int or not 1 <= days <= 366):
+            raise ContractViolation("term_days must be a whole number of days, 1 to 366")
     _expect_type(offer.installments, tuple, "installments")
     for pricing in offer.installments:
         _expect_type(pricing, InstallmentPricing, "installment pricing")
@@ -128,6 +131,11 @@ def check_offer(offer: Any, card_ref: str) -> Offer:
         if pricing.periods < 2:
             raise ContractViolation("an installment tenor has at least two periods")
         _check_rate(pricing.monthly_fee_rate, "monthly_fee_rate")
+        for name in ("min_amount", "max_amount"):
+            if getattr(pricing, name) is not None:
+                check_money(getattr(pricing, name), f"installment {name}", positive=True)
+        if pricing.min_amount and pricing.max_amount and pricing.min_amount > pricing.max_amount:
+            raise ContractViolation("an installment's min_amount is above its max_amount")
     _expect_type(offer.arrival_description, str, "arrival_description")
     return offer
 
@@ -144,6 +152,12 @@ def check_quote(result: Any, request: QuoteRequest) -> QuoteResult:
     _check_text(result.agreement_version, "agreement_version")
     _expect_type(result.agreement_summary, str, "agreement_summary")
     return result
+
+
+def check_schedule(schedule: Any, amount: Decimal, periods: int) -> tuple[ScheduledPayment, ...]:
+    """A tuple of ``periods`` well-formed payments, in order, whose principals add up."""
+    _check_schedule(schedule, amount, periods)
+    return schedule
 
 
 def _check_schedule(schedule: Any, amount: Decimal, periods: int) -> None:
@@ -234,5 +248,6 @@ __all__: Sequence[str] = (
     "check_money",
     "check_offer",
     "check_quote",
+    "check_schedule",
     "check_withdrawal",
 )

@@ -8,7 +8,7 @@ annualized rate from it either way.
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from providers.types import InstallmentPricing, RepaymentType, ScheduledPayment, SingleMonthPricing
@@ -40,7 +40,8 @@ def standard_schedule(
     """The schedule of a cash advance priced the common way.
 
     Single month: the amount plus ``daily rate × days`` interest and a fee of
-    ``max(amount × fee rate, minimum fee)``, due one month after ``start_date``.
+    ``max(amount × fee rate, minimum fee)``, due ``term_days`` after ``start_date`` (one
+    calendar month when the pricing has no day count).
 
     Installments: equal principal per period (cents left over go to the last period), plus a
     monthly fee of ``amount × monthly fee rate`` on the original principal, no interest.
@@ -57,7 +58,10 @@ def standard_schedule(
     if repayment_type is RepaymentType.SINGLE_MONTH:
         if single_month is None or periods != 1:
             raise ValueError("a single-month schedule needs single-month pricing and periods=1")
-        due = add_months(start_date, 1)
+        if single_month.term_days is None:
+            due = add_months(start_date, 1)
+        else:
+            due = start_date + timedelta(days=single_month.term_days)
         days = (due - start_date).days
         interest = money(amount * single_month.daily_interest_rate * days)
         fee = max(money(amount * single_month.fee_rate), single_month.min_fee)

@@ -92,19 +92,36 @@ class SingleMonthPricing:
     Interest is ``amount × daily_interest_rate × days``; the fee is
     ``max(amount × fee_rate, min_fee)``. Example (common practice): ``Decimal("0.0005")`` a day,
     ``Decimal("0.01")`` fee, ``Decimal("10.00")`` minimum fee.
+
+    ``term_days`` is the bank's day count: the whole amount is due that many days after the
+    withdrawal. ``None`` (the default) means the same day of the next month, so the days vary
+    with the month (28 to 31). cardcash prices an offer with the same count the bank quotes
+    with, so the offer's APR and the quote's agree.
     """
 
     daily_interest_rate: Decimal
     fee_rate: Decimal
     min_fee: Decimal
+    term_days: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class InstallmentPricing:
-    """Pricing of one installment tenor: a fixed monthly fee rate on the original principal."""
+    """Pricing of one installment tenor: a fixed monthly fee rate on the original principal.
+
+    ``min_amount`` and ``max_amount`` are the smallest and largest amount the bank lets a
+    holder repay over this tenor (the 2022 credit-card notice's minimum starting amount and
+    maximum of an installment; ``None``: the offer's own bounds). cardcash refuses a quote
+    outside them, and shows the tenor's APR over the amounts inside them.
+
+    Whatever the bank calls the monthly charge, cardcash shows it to the holder as interest
+    (利息), as the 2022 notice requires of an installment's cost of funds.
+    """
 
     periods: int
     monthly_fee_rate: Decimal
+    min_amount: Decimal | None = field(default=None, kw_only=True)
+    max_amount: Decimal | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,6 +199,7 @@ class SandboxBank(BankProvider):
         known = self._credit_card(request.customer, request.card_ref)
         self._check_amount(request.amount, request.currency)
         installment = self._check_tenor(request.repayment_type, request.periods)
+        self._check_installment_amount(installment, request.amount)
         now = self._now()
         held, _ = await self._card_totals(request.card_ref, self._business_date(now), now)
         self._check_limit(known, held, request.amount)
@@ -465,7 +466,8 @@ class SandboxBank(BankProvider):
                 ProviderErrorCode.NOT_SAME_HOLDER, "the debit card is not the holder's own"
             )
         self._check_amount(request.amount, request.currency)
-        self._check_tenor(request.repayment_type, request.periods)
+        installment = self._check_tenor(request.repayment_type, request.periods)
+        self._check_installment_amount(installment, request.amount)
         if request.agreement_version != self.data.agreement_version:
             raise ProviderError(
                 ProviderErrorCode.DECLINED,
@@ -505,6 +507,18 @@ class SandboxBank(BankProvider):
             ProviderErrorCode.UNSUPPORTED_TENOR,
             f"offered: single month (1 period) or installments of {offered} periods",
         )
+
+    @staticmethod
+    def _check_installment_amount(installment: InstallmentPricing | None, amount: Decimal) -> None:
+        if installment is None:
+            return
+        low, high = installment.min_amount, installment.max_amount
+        if (low is not None and amount < low) or (high is not None and amount > high):
+            raise ProviderError(
+                ProviderErrorCode.AMOUNT_OUT_OF_RANGE,
+                f"installments over {installment.periods} periods are "
+                f"{low or '0.01'}-{high or 'any'} CNY",
+            )
 
     @staticmethod
     def _check_limit(known: SandboxCustomer, held: Decimal, amount: Decimal) -> None:

@@ -97,10 +97,20 @@ def load_bank_data(code: str) -> BankData:
 def parse_bank_data(raw: Mapping[str, Any]) -> BankData:
     """Build :class:`BankData` from a parsed TOML document, refusing inexact money."""
     fee_rates = raw["installment_fee_rates"]
+    bounds = {
+        name: _decimal(raw[f"installment_{name}"], f"installment_{name}")
+        for name in ("min_amount", "max_amount")
+        if f"installment_{name}" in raw
+    }
     installments = tuple(
-        InstallmentPricing(int(periods), _decimal(rate, f"installment_fee_rates.{periods}"))
+        InstallmentPricing(
+            int(periods), _decimal(rate, f"installment_fee_rates.{periods}"), **bounds
+        )
         for periods, rate in sorted(fee_rates.items(), key=lambda item: int(item[0]))
     )
+    term_days = raw.get("single_month_days")
+    if term_days is not None and (type(term_days) is not int or not 1 <= term_days <= 366):
+        raise ValueError(f"single_month_days={term_days!r} is not a number of days")
     low, high = raw["latency_ms"]
     data = BankData(
         code=str(raw["code"]),
@@ -116,6 +126,7 @@ def parse_bank_data(raw: Mapping[str, Any]) -> BankData:
             daily_interest_rate=_decimal(raw["daily_interest_rate"], "daily_interest_rate"),
             fee_rate=_decimal(raw["fee_rate"], "fee_rate"),
             min_fee=_decimal(raw["min_fee"], "min_fee"),
+            term_days=term_days,
         ),
         installments=installments,
         latency_ms=(int(low), int(high)),

@@ -113,6 +113,14 @@ class Harness:
         found = [(RepaymentType.SINGLE_MONTH, 1)] if offer.single_month is not None else []
         return found + [(RepaymentType.INSTALLMENT, p.periods) for p in offer.installments]
 
+    @staticmethod
+    def tenor_min_amount(offer: Offer, periods: int) -> Decimal:
+        """The smallest amount of a tenor: the offer's, or the installment's own when higher."""
+        pricing = next((p for p in offer.installments if p.periods == periods), None)
+        if pricing is None or pricing.min_amount is None:
+            return offer.min_amount
+        return max(offer.min_amount, pricing.min_amount)
+
     async def submission(self, amount: Decimal | None = None) -> SubmitWithdrawal:
         """A valid withdrawal request with a new request id, on the bank's current agreement."""
         credit, debit = await self.cards()

@@ -134,8 +134,9 @@ class ConformanceSuite:
     async def test_quote_principals_add_up_for_every_tenor(self, bank: Harness):
         credit, _ = await bank.cards()
         offer = await bank.offer(credit)
-        amount = await bank.borrowable(credit)
+        smallest = await bank.borrowable(credit)
         for repayment_type, periods in bank.tenors(offer):
+            amount = max(smallest, bank.tenor_min_amount(offer, periods))
             request = QuoteRequest(bank.customer, credit.card_ref, amount, offer.currency,
                                    repayment_type, periods, date(2026, 1, 31))
             quote = check_quote(await bank.call("quote", bank.provider.quote(request)), request)
@@ -143,6 +144,28 @@ class ConformanceSuite:
                 for name in ("principal", "interest", "fee"):
                     two_decimals(getattr(payment, name), f"{periods}-period {name}")
             assert sum(p.principal for p in quote.schedule) == amount
+
+    async def test_price_schedule_agrees_with_quote(self, bank: Harness):
+        """cardcash shows an offer's APR range from ``price_schedule``: it must be the quote's."""
+        credit, _ = await bank.cards()
+        offer = await bank.offer(credit)
+        top = min(offer.max_amount, offer.available_limit, offer.daily_remaining)
+        for repayment_type, periods in bank.tenors(offer):
+            low = bank.tenor_min_amount(offer, periods)
+            for amount in {low, ((low + top) / 3).quantize(Decimal("0.01")) + Decimal("0.07"),
+                           top}:
+                if not low <= amount <= top:
+                    continue
+                start = date(2026, 1, 31)
+                request = QuoteRequest(bank.customer, credit.card_ref, amount, offer.currency,
+                                       repayment_type, periods, start)
+                quote = await bank.call("quote", bank.provider.quote(request))
+                priced = bank.provider.price_schedule(offer, amount, repayment_type, periods,
+                                                      start)
+                assert tuple(priced) == tuple(quote.schedule), (
+                    f"price_schedule({amount}, {repayment_type.value}, {periods}) differs from "
+                    "quote: override price_schedule to price as the bank does"
+                )
 
     async def test_quote_refuses_a_tenor_not_offered(self, bank: Harness):
         credit, _ = await bank.cards()

@@ -155,8 +155,13 @@ async def test_quote_uses_the_banks_rates_and_refuses_what_it_does_not_offer(ope
     assert sum(p.principal for p in quote.schedule) == Decimal("10000.00")
     assert quote.agreement_version == "CEB-CA-2022.05"
     single = await ask("1000.00", RepaymentType.SINGLE_MONTH, 1)
+    # CEB counts a single month as 30 days (31 days to 15 February would be 15.50).
+    assert single.schedule[0].due_date == date(2026, 2, 14)
     assert (single.schedule[0].interest, single.schedule[0].fee) == (
-        Decimal("15.50"), Decimal("10.00"))
+        Decimal("15.00"), Decimal("10.00"))
+    # Its installments start at 500.00 (the notice's minimum starting amount).
+    await raises(ProviderErrorCode.AMOUNT_OUT_OF_RANGE, ask("499.99", periods=3))
+    assert (await ask("500.00", periods=3)).schedule[0].principal == Decimal("166.66")
     await raises(ProviderErrorCode.UNSUPPORTED_TENOR, ask(periods=7))
     await raises(ProviderErrorCode.UNSUPPORTED_TENOR, ask(kind=RepaymentType.SINGLE_MONTH))
     await raises(ProviderErrorCode.AMOUNT_OUT_OF_RANGE, ask("99.99"))
