@@ -43,19 +43,46 @@ class RepaymentType(Enum):
     )
 
 
-@strawberry.type(description="One way to repay, priced for a representative amount.")
+@strawberry.type(
+    description="The annualized rates of one way to repay over every amount the viewer may "
+    "take, from the bank's own pricing. A minimum fee makes small amounts dearer: show the "
+    "highest rate, not only the one at a large amount (2022 credit-card notice)."
+)
+class AprRange:
+    lowest: Decimal = strawberry.field(description="The lowest APR in percent (\"13.03\").")
+    lowest_at: Money = strawberry.field(description="The amount the lowest APR applies to.")
+    highest: Decimal = strawberry.field(description="The highest APR in percent (\"139.92\").")
+    highest_at: Money = strawberry.field(
+        description="The amount the highest APR applies to (usually the smallest allowed)."
+    )
+    min_amount: Money = strawberry.field(
+        description="The smallest amount of the range (the bank's minimum for this option)."
+    )
+    max_amount: Money = strawberry.field(description="The largest amount of the range.")
+
+
+@strawberry.type(description="One way to repay, with its annualized rates.")
 class RepaymentOption:
     repayment_type: RepaymentType = strawberry.field(description="Single month or installments.")
     periods: int = strawberry.field(description="Number of monthly payments (1 for SINGLE_MONTH).")
+    apr_range: AprRange = strawberry.field(
+        description="The lowest and highest APR over the amounts the viewer may take, and where "
+        "each applies. Show them more prominently than any daily or monthly rate."
+    )
     apr: Decimal = strawberry.field(
-        description="Annualized rate in percent (IRR of the cash flows × periods a year, all fees "
-        "included) for representativeAmount. Show it more prominently than any other rate."
+        description="Annualized rate in percent (IRR of the cash flows on their dates, all "
+        "costs included) at representativeAmount only; aprRange.highest is the rate to show."
+    )
+    apr_method: str = strawberry.field(
+        description='How the APRs are computed: "IRR_ACTUAL_DATES_SIMPLE", the internal rate '
+        "of return over each payment's actual date, per mean period × periods per year."
     )
     representative_amount: Money = strawberry.field(
-        description="The amount the APR is computed for."
+        description="The amount apr is computed for (10,000 CNY, or the nearest amount allowed)."
     )
     monthly_fee_rate: Decimal | None = strawberry.field(
-        description="INSTALLMENT: the fee per period on the original principal, as a fraction (0.006)."
+        description="INSTALLMENT: the charge per period on the original principal, as a "
+        "fraction (0.006). Shown to the holder as interest (利息), and never instead of the APR."
     )
     daily_interest_rate: Decimal | None = strawberry.field(
         description="SINGLE_MONTH: interest per day as a fraction (0.0005)."
@@ -148,7 +175,16 @@ def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, .
             RepaymentOption(
                 repayment_type=RepaymentType(o.repayment_type.value),
                 periods=o.periods,
+                apr_range=AprRange(
+                    lowest=o.apr_lowest,
+                    lowest_at=Money.cny(o.apr_lowest_amount),
+                    highest=o.apr_highest,
+                    highest_at=Money.cny(o.apr_highest_amount),
+                    min_amount=Money.cny(o.min_amount),
+                    max_amount=Money.cny(o.max_amount),
+                ),
                 apr=o.apr,
+                apr_method=o.apr_method,
                 representative_amount=Money.cny(o.representative_amount),
                 monthly_fee_rate=inst.monthly_fee_rate if inst else None,
                 daily_interest_rate=sm.daily_interest_rate if sm else None,

@@ -99,8 +99,13 @@ class Installment:
     period: int = strawberry.field(description="1 for the first payment.")
     due_date: date = strawberry.field(description="When it is due.")
     principal: Money = strawberry.field(description="Principal repaid.")
-    interest: Money = strawberry.field(description="Interest.")
-    fee: Money = strawberry.field(description="Fee.")
+    interest: Money = strawberry.field(
+        description="Interest (利息). For installments, the whole cost of funds of the period, "
+        "whatever the bank calls it (2022 credit-card notice)."
+    )
+    fee: Money = strawberry.field(
+        description="SINGLE_MONTH: the one-off cash-advance fee (手续费). Zero for installments."
+    )
     total: Money = strawberry.field(description="principal + interest + fee.")
 
 
@@ -126,15 +131,22 @@ class Quote:
     repayment_type: RepaymentType = strawberry.field(description="Single month or installments.")
     periods: int = strawberry.field(description="Number of payments.")
     schedule: list[Installment] = strawberry.field(description="Every payment, in order.")
-    total_interest: Money = strawberry.field(description="Sum of the schedule's interest.")
-    total_fee: Money = strawberry.field(description="Sum of the schedule's fees.")
+    total_interest: Money = strawberry.field(
+        description="Sum of the schedule's interest (for installments, their whole cost)."
+    )
+    total_fee: Money = strawberry.field(
+        description="Sum of the schedule's fees (the single-month cash-advance fee)."
+    )
     total_repayment: Money = strawberry.field(description="Sum of all payments.")
     apr: Decimal = strawberry.field(
         description='Annualized rate in percent, e.g. "13.03": all costs relative to the money '
         "received, computed by cardcash from the schedule. Show it first and largest."
     )
     apr_method: str = strawberry.field(
-        description='"IRR_SIMPLE": internal rate of return per period × periods per year (simple).'
+        description='"IRR_ACTUAL_DATES_SIMPLE": the internal rate of return over each '
+        "payment's actual date (whole calendar months 1/12 year, other days 1/365; a single "
+        "payment by its days), per mean period × periods per year. A regular monthly schedule "
+        'gives the monthly IRR × 12. Quotes made before it: "IRR_SIMPLE".'
     )
     platform_fee: Money = strawberry.field(description="What cardcash charges: always zero.")
     disclosure: Disclosure = strawberry.field(description="To read and accept before withdrawing.")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from api.services.accounts import Account
 from api.services.cards import Cards, CardView
 from api.services.catalog import BankListing, Catalog, Unusable
 from api.services.errors import DomainError, ErrorCode
-from api.services.pricing import apr_percent
+from api.services.pricing import APR_METHOD, apr_percent, lasts_too_long
 from db.types import utcnow
 from providers import (
     InstallmentPricing,
@@ -23,8 +24,10 @@ from providers import (
     SingleMonthPricing,
 )
 from providers.guard import GuardedProvider
-from providers.pricing import standard_schedule
+from providers.pricing import CENT
 from providers.registry import PluginStatus, Registry
+
+log = logging.getLogger("cardcash.banks")
 
 REPRESENTATIVE_AMOUNT = Decimal("10000.00")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -55,17 +58,38 @@ def bank_error(error: ProviderError, bank_code: str) -> DomainError:
             bank_code=bank_code,
             retryable=True,
         )
-    return DomainError(code, error.message, bank_code=bank_code, retryable=False)
+    field = _FIELDS.get(code)
+    details = {"field": field} if field else {}
+    return DomainError(code, error.message, bank_code=bank_code, retryable=False, **details)
+
+
+#: The input a bank's refusal is about, so that a form can point at it.
+_FIELDS = {
+    ErrorCode.AMOUNT_OUT_OF_RANGE: "amount",
+    ErrorCode.LIMIT_EXCEEDED: "amount",
+    ErrorCode.DAILY_LIMIT_EXCEEDED: "amount",
+    ErrorCode.UNSUPPORTED_TENOR: "periods",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class RepaymentOptionView:
+    """One way to repay, with the APR at a representative amount and over every amount the
+    holder may take: the lowest and the highest, and where each is reached."""
+
     repayment_type: RepaymentType
     periods: int
     apr: Decimal
     representative_amount: Decimal
+    apr_lowest: Decimal
+    apr_lowest_amount: Decimal
+    apr_highest: Decimal
+    apr_highest_amount: Decimal
+    min_amount: Decimal
+    max_amount: Decimal
     single_month: SingleMonthPricing | None = None
     installment: InstallmentPricing | None = None
+    apr_method: str = APR_METHOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,52 +100,133 @@ class OfferView:
     options: tuple[RepaymentOptionView, ...]
 
 
-def repayment_options(offer: Offer, start: date) -> tuple[RepaymentOptionView, ...]:
-    """Each way to repay, with the APR of a representative amount (10,000 CNY, or the
-    nearest amount the offer allows), computed from the schedule like any quote."""
-    amount = min(max(REPRESENTATIVE_AMOUNT, offer.min_amount), offer.max_amount)
-    if amount <= 0:
+#: Amounts between the two ends at which an option's APR is also computed (a bank's own
+#: pricing may have its dearest or cheapest point anywhere; these catch a fee's steps).
+_GRID_POINTS = 8
+
+
+def candidate_amounts(
+    low: Decimal, high: Decimal, single_month: SingleMonthPricing | None
+) -> list[Decimal]:
+    """The amounts an APR range is computed over: both ends, a geometric grid in between,
+    and either side of the point where a minimum fee stops applying (the APR's knee)."""
+    amounts = {low, high}
+    ratio = (high / low) ** (Decimal(1) / (_GRID_POINTS + 1))
+    point = low
+    for _ in range(_GRID_POINTS):
+        point *= ratio
+        amounts.add(point.quantize(CENT))
+    if single_month is not None and single_month.fee_rate > 0:
+        knee = (single_month.min_fee / single_month.fee_rate).quantize(CENT, ROUND_CEILING)
+        amounts.update({knee, knee - CENT, knee + CENT})
+    return sorted(a for a in amounts if low <= a <= high)
+
+
+def repayment_options(
+    provider: GuardedProvider, offer: Offer, start: date
+) -> tuple[RepaymentOptionView, ...]:
+    """Each way to repay, priced by the bank's own pricing (``price_schedule``) like a quote:
+    its APR at a representative amount (10,000 CNY, or the nearest amount allowed) and its
+    lowest and highest APR over the amounts the holder may take.
+
+    The range is over the bank's bounds per withdrawal and per tenor, not over what is left
+    of the holder's limits today: the rates of a product do not move with each withdrawal,
+    and the dearest amount, the smallest, is always within them.
+    """
+    if offer.min_amount <= 0 or offer.max_amount < offer.min_amount:
         return ()
-    return _priced_options(amount, offer.single_month, offer.installments, start)
+    return _priced_options(
+        provider, _Pricing(offer), offer.min_amount, offer.max_amount, start
+    )
+
+
+def _option(
+    provider: GuardedProvider,
+    offer: Offer,
+    repayment_type: RepaymentType,
+    periods: int,
+    low: Decimal,
+    high: Decimal,
+    start: date,
+    *,
+    single_month: SingleMonthPricing | None = None,
+    installment: InstallmentPricing | None = None,
+) -> RepaymentOptionView | None:
+    representative = min(max(REPRESENTATIVE_AMOUNT, low), high)
+    priced: list[tuple[Decimal, Decimal]] = []
+    for amount in sorted({*candidate_amounts(low, high, single_month), representative}):
+        schedule = provider.price_schedule(offer, amount, repayment_type, periods, start)
+        if lasts_too_long(start, schedule):
+            log.error("bank %s prices %s periods beyond five years", provider.code, periods)
+            return None
+        priced.append((apr_percent(amount, start, schedule), amount))
+    # Ties: the smallest amount at the highest rate, the largest at the lowest.
+    highest = max(priced, key=lambda p: (p[0], -p[1]))
+    lowest = min(priced, key=lambda p: (p[0], -p[1]))
+    return RepaymentOptionView(
+        repayment_type,
+        periods,
+        next(apr for apr, amount in priced if amount == representative),
+        representative,
+        apr_lowest=lowest[0],
+        apr_lowest_amount=lowest[1],
+        apr_highest=highest[0],
+        apr_highest_amount=highest[1],
+        min_amount=low,
+        max_amount=high,
+        single_month=single_month,
+        installment=installment,
+    )
 
 
 @functools.lru_cache(maxsize=1024)
 def _priced_options(
-    amount: Decimal,
-    single_month: SingleMonthPricing | None,
-    installments: tuple[InstallmentPricing, ...],
-    start: date,
+    provider: GuardedProvider, priced: _Pricing, low: Decimal, high: Decimal, start: date
 ) -> tuple[RepaymentOptionView, ...]:
     # A bank prices every customer alike, so the same inputs recur on every offers page:
     # computing their IRRs once a day per bank is enough.
+    offer = priced.offer
+    single_month, installments = offer.single_month, offer.installments
     options = []
-    if single_month is not None:
-        schedule = standard_schedule(
-            amount, RepaymentType.SINGLE_MONTH, 1, start, single_month=single_month
-        )
-        options.append(
-            RepaymentOptionView(
-                RepaymentType.SINGLE_MONTH,
-                1,
-                apr_percent(amount, RepaymentType.SINGLE_MONTH, start, schedule),
-                amount,
+    try:
+        if single_month is not None:
+            option = _option(
+                provider, offer, RepaymentType.SINGLE_MONTH, 1, low, high, start,
                 single_month=single_month,
             )
-        )
-    for pricing in sorted(installments, key=lambda p: p.periods):
-        schedule = standard_schedule(
-            amount, RepaymentType.INSTALLMENT, pricing.periods, start, installment=pricing
-        )
-        options.append(
-            RepaymentOptionView(
-                RepaymentType.INSTALLMENT,
-                pricing.periods,
-                apr_percent(amount, RepaymentType.INSTALLMENT, start, schedule),
-                amount,
-                installment=pricing,
+            options.append(option)
+        for pricing in sorted(installments, key=lambda p: p.periods):
+            tenor_low = max(low, pricing.min_amount or low)
+            tenor_high = min(high, pricing.max_amount or high)
+            if tenor_low > tenor_high:
+                continue  # no amount the holder may take fits this tenor
+            options.append(
+                _option(
+                    provider, offer, RepaymentType.INSTALLMENT, pricing.periods, tenor_low,
+                    tenor_high, start, installment=pricing,
+                )
             )
-        )
-    return tuple(options)
+    except ProviderError as error:
+        log.error("bank %s: its pricing could not be applied: %s", provider.code, error)
+        return ()
+    return tuple(o for o in options if o is not None)
+
+
+class _Pricing:
+    """An offer that hashes and compares by its pricing only, so that the options of every
+    customer of a bank share one cache entry a day."""
+
+    __slots__ = ("offer", "key")
+
+    def __init__(self, offer: Offer) -> None:
+        self.offer = offer
+        self.key = (offer.single_month, offer.installments)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Pricing) and other.key == self.key
 
 
 def today_in_china(now: datetime | None = None) -> date:
@@ -156,7 +261,8 @@ class Banks:
             offer = await provider.get_offer(account.customer, card.card_ref)
         except ProviderError as exc:
             raise bank_error(exc, bank_code) from None
-        return OfferView(bank_code, card.id, offer, repayment_options(offer, today_in_china()))
+        options = repayment_options(provider, offer, today_in_china())
+        return OfferView(bank_code, card.id, offer, options)
 
     def unusable(self, listing: BankListing, account: Account | None) -> Unusable | None:
         """Why ``account`` (None: nobody signed in) cannot use the bank now, or None: its

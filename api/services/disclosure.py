@@ -8,7 +8,7 @@ from decimal import Decimal
 from providers import RepaymentType
 
 #: Bumped whenever the template below changes, so each accepted text can be traced.
-TEMPLATE_REVISION = "d1"
+TEMPLATE_REVISION = "d2"
 
 FUND_USE = (
     "【资金用途】预借现金仅限个人日常消费，不得用于购房、证券、期货、基金及理财产品、"
@@ -38,17 +38,19 @@ def disclosure_text(
     total_repayment: Decimal,
     agreement_summary: str,
 ) -> str:
-    how = (
-        "单月还（到期一次还清）"
-        if repayment_type is RepaymentType.SINGLE_MONTH
-        else f"分{periods}期还"
-    )
+    if repayment_type is RepaymentType.SINGLE_MONTH:
+        how = "单月还（到期一次还清）"
+        cost = f"利息合计 {total_interest:.2f} 元，手续费合计 {total_fee:.2f} 元"
+    else:
+        # The 2022 credit-card notice: an installment's cost of funds is shown as interest.
+        how = f"分{periods}期还"
+        cost = f"利息合计 {total_interest + total_fee:.2f} 元（分期资金使用成本均以利息形式展示）"
     return "\n".join(
         [
-            f"【年化利率】{apr}%（按实际到账金额与还款现金流计算的单利年化利率，含全部利息和手续费）",
+            f"【年化利率】{apr}%（按实际到账金额与各期实际还款日的现金流计算的单利年化利率，"
+            "含全部利息及费用）",
             f"【借款概要】{bank_name}信用卡预借现金 {amount:.2f} 元，{how}；"
-            f"利息合计 {total_interest:.2f} 元，手续费合计 {total_fee:.2f} 元，"
-            f"应还总额 {total_repayment:.2f} 元。",
+            f"{cost}，应还总额 {total_repayment:.2f} 元。",
             f"【银行协议摘要】{agreement_summary}",
             FUND_USE,
             RATIONAL_BORROWING,

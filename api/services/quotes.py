@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -20,18 +21,34 @@ from api.services.disclosure import disclosure_text, disclosure_version
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
 from api.services.lru import LRU
-from api.services.pricing import APR_METHOD, Totals, apr_percent, schedule_problem, totals
+from api.services.pricing import (
+    APR_METHOD,
+    MAX_TENOR_MONTHS,
+    Totals,
+    apr_percent,
+    lasts_too_long,
+    presented,
+    schedule_problem,
+    totals,
+)
 from db.engine import Database
 from db.models import Quote
 from db.sqlite_inline import prepared
 from db.types import utcnow
-from providers import CardKind, ProviderError, QuoteRequest, RepaymentType, ScheduledPayment
+from providers import (
+    CardKind,
+    Offer,
+    ProviderError,
+    QuoteRequest,
+    RepaymentType,
+    ScheduledPayment,
+)
 
 log = logging.getLogger("cardcash.quotes")
 
 CURRENCY = "CNY"
 MAX_AMOUNT = Decimal("1000000.00")
-MAX_PERIODS = 60  # the 2022 rules cap installment tenors at five years
+MAX_PERIODS = MAX_TENOR_MONTHS  # monthly installments; the schedule's dates are checked too
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,9 @@ class QuoteView:
     periods: int
     start_date: date
     schedule: tuple[ScheduledPayment, ...]
+    """As the holder is shown it (see :func:`api.services.pricing.presented`)."""
+    bank_schedule: tuple[ScheduledPayment, ...]
+    """As the bank quoted it, its fees apart: what it must book."""
     totals: Totals
     apr: Decimal
     apr_method: str
@@ -80,7 +100,8 @@ _BY_ID = core_select(Quote.__table__).where(Quote.__table__.c.id == bindparam("i
 
 
 def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
-    schedule = _schedule_from(row.schedule)
+    bank_schedule = _schedule_from(row.schedule)
+    schedule = presented(bank_schedule)
     return QuoteView(
         id=row.id,
         user_id=row.user_id,
@@ -92,7 +113,8 @@ def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
         periods=row.periods,
         start_date=row.start_date,
         schedule=schedule,
-        totals=Totals(row.amount, row.total_interest, row.total_fee),
+        bank_schedule=bank_schedule,
+        totals=totals(schedule),
         apr=Decimal(row.apr),
         apr_method=row.apr_method,
         agreement_version=row.agreement_version,
@@ -135,6 +157,31 @@ def check_tenor(repayment_type: RepaymentType, periods: int) -> None:
         )
 
 
+def check_tenor_amount(
+    offer: Offer, amount: Decimal, repayment_type: RepaymentType, periods: int, bank_code: str
+) -> None:
+    """AMOUNT_OUT_OF_RANGE when the bank's bounds of this installment tenor exclude ``amount``."""
+    if repayment_type is not RepaymentType.INSTALLMENT:
+        return
+    pricing = next((p for p in offer.installments if p.periods == periods), None)
+    if pricing is None:
+        return  # the bank's quote answered: its tenors are its own to know
+    if pricing.min_amount is not None and amount < pricing.min_amount:
+        raise DomainError(
+            ErrorCode.AMOUNT_OUT_OF_RANGE,
+            f"installments over {periods} periods start at {pricing.min_amount:.2f}",
+            field="amount",
+            bank_code=bank_code,
+        )
+    if pricing.max_amount is not None and amount > pricing.max_amount:
+        raise DomainError(
+            ErrorCode.AMOUNT_OUT_OF_RANGE,
+            f"installments over {periods} periods go up to {pricing.max_amount:.2f}",
+            field="amount",
+            bank_code=bank_code,
+        )
+
+
 class Quotes:
     def __init__(self, db: Database, banks: Banks, cards: Cards, *, ttl: timedelta) -> None:
         self._db = db
@@ -166,20 +213,26 @@ class Quotes:
                 field="creditCardId",
             )
         start = today_in_china()
+        # The offer carries the bounds of each tenor (the 2022 notice's minimum and maximum
+        # installment amounts); asked at the same time as the quote, it costs no wait.
         try:
-            result = await provider.quote(
-                QuoteRequest(
-                    customer=account.customer,
-                    card_ref=card.card_ref,
-                    amount=amount,
-                    currency=CURRENCY,
-                    repayment_type=repayment_type,
-                    periods=periods,
-                    start_date=start,
-                )
+            offer, result = await asyncio.gather(
+                provider.get_offer(account.customer, card.card_ref),
+                provider.quote(
+                    QuoteRequest(
+                        customer=account.customer,
+                        card_ref=card.card_ref,
+                        amount=amount,
+                        currency=CURRENCY,
+                        repayment_type=repayment_type,
+                        periods=periods,
+                        start_date=start,
+                    )
+                ),
             )
         except ProviderError as exc:
             raise bank_error(exc, bank_code) from None
+        check_tenor_amount(offer, amount, repayment_type, periods, bank_code)
         problem = schedule_problem(amount, periods, start, result.schedule)
         if problem:
             log.error("bank %s quoted an unusable schedule: %s", bank_code, problem)
@@ -189,8 +242,15 @@ class Quotes:
                 bank_code=bank_code,
                 retryable=True,
             )
-        apr = apr_percent(amount, repayment_type, start, result.schedule)
-        sums = totals(result.schedule)
+        if lasts_too_long(start, result.schedule):
+            raise DomainError(
+                ErrorCode.UNSUPPORTED_TENOR,
+                "this repayment would last more than five years; choose fewer periods",
+                field="periods",
+                bank_code=bank_code,
+            )
+        apr = apr_percent(amount, start, result.schedule)
+        sums = totals(presented(result.schedule))
         now = utcnow()
         values = dict(
             id=new_id("quote"),

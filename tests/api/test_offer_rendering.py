@@ -10,7 +10,7 @@ import pytest
 
 from api.schema.offers import CashAdvanceOffer
 from api.services.banks import OfferView, repayment_options
-from providers import InstallmentPricing, Offer, SingleMonthPricing
+from providers import BankProvider, InstallmentPricing, Offer, SingleMonthPricing
 
 OFFER = Offer(
     card_ref="sbx-cc-1",
@@ -26,8 +26,18 @@ OFFER = Offer(
 )
 
 
+class StandardPricing:
+    """A bank that prices the common way (the SDK's default ``price_schedule``)."""
+
+    code = "CEB"
+    price_schedule = BankProvider.price_schedule
+
+
+BANK = StandardPricing()
+
+
 def view(offer: Offer, bank: str = "CEB", card: str = "card-1") -> OfferView:
-    return OfferView(bank, card, offer, repayment_options(offer, date(2026, 3, 10)))
+    return OfferView(bank, card, offer, repayment_options(BANK, offer, date(2026, 3, 10)))
 
 
 def test_the_same_answer_is_the_same_offer():

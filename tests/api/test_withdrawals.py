@@ -126,16 +126,21 @@ async def test_quote_adds_up_and_discloses(client, app):
     user = await User.sign_in(client, "bob")
     quote = await user.quote("CEB", "10000.00", "INSTALLMENT", 12)
     assert quote["__typename"] == "Quote", quote
-    assert quote["apr"] == "13.03" and quote["aprMethod"] == "IRR_SIMPLE"
+    assert quote["apr"] == "13.03" and quote["aprMethod"] == "IRR_ACTUAL_DATES_SIMPLE"
     schedule = quote["schedule"]
     assert len(schedule) == 12
     assert sum(Decimal(p["principal"]["amount"]) for p in schedule) == Decimal("10000.00")
     assert sum(Decimal(p["total"]["amount"]) for p in schedule) == Decimal(
         quote["totalRepayment"]["amount"]
     )
-    assert quote["totalFee"]["amount"] == "720.00" and quote["platformFee"]["amount"] == "0.00"
+    # The installment's monthly charge is shown as interest (2022 notice), never as a fee.
+    assert quote["totalInterest"]["amount"] == "720.00" and quote["totalFee"]["amount"] == "0.00"
+    assert {p["fee"]["amount"] for p in schedule} == {"0.00"}
+    assert schedule[0]["interest"]["amount"] == "60.00"
+    assert quote["platformFee"]["amount"] == "0.00"
     text = quote["disclosure"]["text"]
     assert "13.03%" in text and "理性借贷" in text and "证券" in text
+    assert "利息合计 720.00 元" in text and "手续费" not in text.split("【银行协议摘要】")[0]
     single = await user.quote("CEB", "1000.00", "SINGLE_MONTH", 1)
     assert Decimal(single["apr"]) > Decimal("18.25")
     assert await count(app, Quote) == 2
