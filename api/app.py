@@ -21,7 +21,7 @@ from api.http.anonymous import AnonymousResults
 from api.http.graphql import GraphQLApp
 from api.http.metrics import MetricsAccess, metrics_endpoint
 from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.http.pages import GraphiQLPage
+from api.http.pages import DemoPage, GraphiQLPage
 from api.http.persisted import ManifestError, PersistedQueries, load_manifest
 from api.observability import Metrics
 from api.runtime import Services, build_services, simulated_banks_warning
@@ -149,6 +149,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if ide_page is not None:
         routes.append(Route("/static/graphiql/{name:str}", ide_page.asset))
+    if settings.demo_enabled:
+        demo = DemoPage()
+        routes.append(Route("/demo", demo.page))
+        routes.append(Route("/demo/{path:path}", demo.asset))
     if settings.metrics:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
         access = MetricsAccess(settings.metrics_allow, token)

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     introspection: bool | None = Field(
         None, description="Allow introspection; defaults like graphiql."
     )
+    demo: bool | None = Field(
+        None,
+        description="Serve the mobile demo of the cash-advance flow at /demo; defaults to on "
+        "in dev, off in prod.",
+    )
     suggestions: bool | None = Field(
         None,
         description='"Did you mean …?" in errors about unknown fields, arguments, types and '
@@ -222,6 +227,10 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return (not self.is_prod) if self.graphiql is None else self.graphiql
+
+    @property
+    def demo_enabled(self) -> bool:
+        return (not self.is_prod) if self.demo is None else self.demo
 
     @property
     def introspection_enabled(self) -> bool:

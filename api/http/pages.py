@@ -99,3 +99,43 @@ class GraphiQLPage:
             media_type=f"{asset.media_type}; charset=utf-8",
             headers={"Cache-Control": _VENDOR_CACHE},
         )
+
+
+#: The mini-program client the demo runs on, served from the source tree (it is not part of
+#: the Python package: a deployment that enables the demo runs from a checkout).
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "miniprogram" / "src"
+DEMO_DIR = vendor.STATIC_DIR / "demo"
+
+
+class DemoPage:
+    """``/demo``: the cash-advance flow as a mobile web page, on the mini-program client.
+
+    Plain files, no build step: the page's own from ``api/static/demo`` and the client's
+    ES modules from ``clients/miniprogram/src`` (under ``/demo/client/``).
+    """
+
+    def __init__(self, demo_dir: Path = DEMO_DIR, client_dir: Path = CLIENT_DIR) -> None:
+        self.demo_dir = demo_dir.resolve()
+        self.client_dir = client_dir.resolve()
+
+    async def page(self, request: Request) -> Response:
+        """``GET /demo``."""
+        html = (self.demo_dir / "index.html").read_text(encoding="utf-8")
+        return HTMLResponse(html, headers=_PAGE_HEADERS)
+
+    async def asset(self, request: Request) -> Response:
+        """``GET /demo/{path}``: a file of the page, or of the client under ``client/``."""
+        path = request.path_params["path"]
+        if path in ("", "index.html"):
+            return await self.page(request)
+        root = self.demo_dir
+        if path.startswith("client/"):
+            root, path = self.client_dir, path.removeprefix("client/")
+        target = (root / path).resolve()
+        if (
+            not target.is_relative_to(root)
+            or target.suffix not in _MEDIA_TYPES
+            or not target.is_file()
+        ):
+            return Response("not found", 404, media_type="text/plain")
+        return _file_response(target, _OWN_CACHE)

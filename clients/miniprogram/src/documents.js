@@ -4,8 +4,8 @@
 export const BankOffer = Object.freeze({
   name: "BankOffer",
   type: "query",
-  hash: "95ee00f7c2b13a0d783b80fc4c03e2c3fa152994305d8001c895f26b3710fe59",
-  text: "query BankOffer($code: String!, $channel: Channel!) {\n  bank(code: $code, channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        bankCode creditCardId arrivalDescription\n        availableLimit { amount currency }\n        creditLimit { amount currency }\n        minAmount { amount currency }\n        maxAmount { amount currency }\n        dailyRemaining { amount currency }\n        platformFee { amount currency }\n        repaymentOptions {\n          repaymentType periods apr monthlyFeeRate dailyInterestRate feeRate\n          representativeAmount { amount currency }\n          minFee { amount currency }\n        }\n      }\n      ... on Error { code message }\n      ... on BankError { retryable }\n    }\n  }\n  viewer {\n    id\n    debitCards { id bankCode last4 maskedNumber productName }\n  }\n}\n",
+  hash: "2a399514f4bc0bfdf536b20089bbc909b5bc6cf6e901a6af09d4e8a7f0a3bfbe",
+  text: "query BankOffer($code: String!, $channel: Channel!) {\n  bank(code: $code, channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        bankCode creditCardId arrivalDescription\n        availableLimit { amount currency }\n        creditLimit { amount currency }\n        minAmount { amount currency }\n        maxAmount { amount currency }\n        dailyRemaining { amount currency }\n        platformFee { amount currency }\n        repaymentOptions {\n          repaymentType periods apr monthlyFeeRate dailyInterestRate feeRate\n          representativeAmount { amount currency }\n          minFee { amount currency }\n        }\n      }\n      ... on Error { code message }\n      ... on BankError { retryable }\n    }\n  }\n  viewer {\n    id\n    debitCards { id bankCode last4 maskedNumber productName }\n  }\n}\n",
 });
 
 export const CancelWithdrawal = Object.freeze({
@@ -53,8 +53,8 @@ export const Login = Object.freeze({
 export const ServicePage = Object.freeze({
   name: "ServicePage",
   type: "query",
-  hash: "64fa21d21f1b82730c3ef7d2f83e644bdba4b1d5c477547695bfed9b7f93b85e",
-  text: "query ServicePage($channel: Channel!) {\n  banks(channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        availableLimit { amount currency }\n        repaymentOptions { repaymentType periods apr }\n      }\n      ... on Error { code message }\n    }\n  }\n}\n",
+  hash: "505030f4a7a2db11a1ff614bf3b394b94ddcd76b6f4d024ef69fdd6e442ae4cc",
+  text: "query ServicePage($channel: Channel!) {\n  banks(channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        availableLimit { amount currency }\n        repaymentOptions { repaymentType periods apr }\n      }\n      ... on Error { code message }\n    }\n  }\n}\n",
 });
 
 export const Withdrawal = Object.freeze({
