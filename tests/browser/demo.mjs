@@ -62,7 +62,13 @@ try {
   const aprSize = await fontSize(option.locator(".apr-value"));
   const rateSize = await fontSize(option.locator(".option-rate"));
   check(aprSize > rateSize * 1.5, `APR ${aprSize}px is not more prominent than the monthly rate ${rateSize}px`);
-  check(/月费率/.test(await option.locator(".option-rate").innerText()), "the monthly rate is not shown");
+  check(/每期利息 0\.60%/.test(await option.locator(".option-rate").innerText()), "the monthly rate is not shown");
+  // The highest APR is shown, not only the flattering one: small single-month advances cost
+  // far more because of the minimum fee.
+  const single = page.locator(".option", { has: page.locator("input[data-type=SINGLE_MONTH]") });
+  const [lowest, highest] = (await single.locator(".apr-value").innerText()).match(/[\d.]+/g).map(Number);
+  check(highest > 2 * lowest, `single-month APR range ${lowest}–${highest}`);
+  facts.singleMonthApr = [lowest, highest];
   facts.aprFontPx = aprSize;
   facts.monthlyRateFontPx = rateSize;
   await shot("03-offer");

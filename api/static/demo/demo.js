@@ -81,6 +81,7 @@ function percent(fraction) {
 }
 
 const aprText = (apr) => `${apr}%`;
+const aprRange = (lowest, highest) => (lowest === highest ? aprText(lowest) : `${lowest}%–${highest}%`);
 const when = (iso) =>
   iso ? new Date(iso).toLocaleString(state.lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "";
 const day = (iso) => (iso ? new Date(`${iso}T00:00:00`).toLocaleDateString(state.lang) : "");
@@ -209,9 +210,10 @@ async function banks() {
   const { banks: list } = await client.request(D.ServicePage, { channel: client.channel });
   const items = list.map((bank) => {
     const offer = bank.offer && bank.offer.__typename === "CashAdvanceOffer" ? bank.offer : null;
-    const lowest = offer && offer.repaymentOptions.length
-      ? offer.repaymentOptions.map((o) => o.apr).sort((a, b) => Number(a) - Number(b))[0]
-      : null;
+    // The range over every option and amount: the lowest alone would flatter the offer.
+    const rates = offer ? offer.repaymentOptions.flatMap((o) => [o.aprRange.lowest, o.aprRange.highest]) : [];
+    rates.sort((a, b) => Number(a) - Number(b));
+    const range = rates.length ? aprRange(rates[0], rates[rates.length - 1]) : null;
     let badge = null;
     if (bank.availability === "ONBOARDING") badge = h("span", { class: "badge soon" }, t("comingSoon"));
     else if (!bank.usable) badge = h("span", { class: "badge soon" }, t("notInPilot"));
@@ -230,7 +232,7 @@ async function banks() {
           h("span", { class: "bank-name" }, bankName(bank), " ", badge),
           h("span", { class: "muted small" }, bank.tagline),
           offer ? h("span", { class: "small" }, `${t("available")} ${money(offer.availableLimit)}`) : null),
-        lowest ? h("span", { class: "bank-apr" }, h("span", { class: "small" }, t("aprFrom")), h("strong", {}, aprText(lowest))) : null,
+        range ? h("span", { class: "bank-apr" }, h("span", { class: "small" }, t("apr")), h("strong", {}, range)) : null,
       ),
     );
   });
@@ -268,8 +270,12 @@ async function bankOffer(code) {
       h("input", { type: "radio", name: "option", value: String(i), dataset: { type: o.repaymentType, periods: String(o.periods) } }),
       h("span", { class: "option-body" },
         h("span", { class: "option-name" }, label),
-        h("span", { class: "option-apr" }, h("span", { class: "apr-label" }, t("apr")), " ", h("strong", { class: "apr-value" }, aprText(o.apr))),
-        h("span", { class: "option-rate" }, `${rates.join(" · ")} · ${t("representative", money(o.representativeAmount))}`)),
+        h("span", { class: "option-apr" }, h("span", { class: "apr-label" }, t("apr")), " ",
+          h("strong", { class: "apr-value" }, aprRange(o.aprRange.lowest, o.aprRange.highest))),
+        o.aprRange.lowest !== o.aprRange.highest
+          ? h("span", { class: "option-range" }, t("aprAt", aprText(o.aprRange.highest), money(o.aprRange.highestAt), aprText(o.aprRange.lowest), money(o.aprRange.lowestAt)))
+          : null,
+        h("span", { class: "option-rate" }, rates.join(" · "))),
     );
   });
   const amount = h("input", {
@@ -387,7 +393,7 @@ function quotePage() {
     h("div", { class: "card apr-hero" },
       h("span", { class: "apr-label" }, t("apr")),
       h("strong", { class: "apr-value", id: "quote-apr" }, aprText(q.apr)),
-      h("span", { class: "muted small" }, q.aprMethod === "IRR_SIMPLE" ? t("aprMethodIRR") : q.aprMethod),
+      h("span", { class: "muted small" }, t(`aprMethod_${q.aprMethod}`)),
       highCost ? h("p", { class: "warning" }, t("highCost")) : null,
       h("dl", { class: "facts" },
         fact(t("receive"), money(q.amount)),

@@ -4,8 +4,8 @@
 export const BankOffer = Object.freeze({
   name: "BankOffer",
   type: "query",
-  hash: "2a399514f4bc0bfdf536b20089bbc909b5bc6cf6e901a6af09d4e8a7f0a3bfbe",
-  text: "query BankOffer($code: String!, $channel: Channel!) {\n  bank(code: $code, channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        bankCode creditCardId arrivalDescription\n        availableLimit { amount currency }\n        creditLimit { amount currency }\n        minAmount { amount currency }\n        maxAmount { amount currency }\n        dailyRemaining { amount currency }\n        platformFee { amount currency }\n        repaymentOptions {\n          repaymentType periods apr monthlyFeeRate dailyInterestRate feeRate\n          representativeAmount { amount currency }\n          minFee { amount currency }\n        }\n      }\n      ... on Error { code message }\n      ... on BankError { retryable }\n    }\n  }\n  viewer {\n    id\n    debitCards { id bankCode last4 maskedNumber productName }\n  }\n}\n",
+  hash: "6cbbf140aa74855a7f78f7fe1cd18226efebe469a1f8200fc4c15370c1093b7b",
+  text: "query BankOffer($code: String!, $channel: Channel!) {\n  bank(code: $code, channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        bankCode creditCardId arrivalDescription\n        availableLimit { amount currency }\n        creditLimit { amount currency }\n        minAmount { amount currency }\n        maxAmount { amount currency }\n        dailyRemaining { amount currency }\n        platformFee { amount currency }\n        repaymentOptions {\n          repaymentType periods apr aprMethod monthlyFeeRate dailyInterestRate feeRate\n          aprRange {\n            lowest highest\n            lowestAt { amount currency }\n            highestAt { amount currency }\n          }\n          representativeAmount { amount currency }\n          minFee { amount currency }\n        }\n      }\n      ... on Error { code message }\n      ... on BankError { retryable }\n    }\n  }\n  viewer {\n    id\n    debitCards { id bankCode last4 maskedNumber productName }\n  }\n}\n",
 });
 
 export const CancelWithdrawal = Object.freeze({
@@ -53,8 +53,8 @@ export const Login = Object.freeze({
 export const ServicePage = Object.freeze({
   name: "ServicePage",
   type: "query",
-  hash: "505030f4a7a2db11a1ff614bf3b394b94ddcd76b6f4d024ef69fdd6e442ae4cc",
-  text: "query ServicePage($channel: Channel!) {\n  banks(channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        availableLimit { amount currency }\n        repaymentOptions { repaymentType periods apr }\n      }\n      ... on Error { code message }\n    }\n  }\n}\n",
+  hash: "0e6c31a07676265f167d6f0320420ec9abf14e350cdad929a10548f76fa50047",
+  text: "query ServicePage($channel: Channel!) {\n  banks(channel: $channel) {\n    code name nameEn shortName logoUrl brandColor tagline availability usable unusableReason entryHint\n    offer {\n      __typename\n      ... on CashAdvanceOffer {\n        availableLimit { amount currency }\n        repaymentOptions { repaymentType periods aprRange { lowest highest } }\n      }\n      ... on Error { code message }\n    }\n  }\n}\n",
 });
 
 export const Withdrawal = Object.freeze({
