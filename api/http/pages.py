@@ -49,6 +49,13 @@ _MISSING_ASSETS = """<!doctype html><html lang="en"><meta charset="utf-8">
 access. Install them with <code>.venv/bin/cardcash assets</code> (<code>make install</code>
 runs it), then reload this page.</p><p>{reason}</p></html>"""
 
+_MISSING_CLIENT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>cardcash demo</title>
+<h1>演示页需要 clients/miniprogram</h1>
+<p>The demo runs on the mini-program client in <code>clients/miniprogram/</code>, which is
+part of a cardcash checkout but not of the Python package. Run the server from a checkout
+(<code>make run</code>) to open <code>/demo</code>.</p></html>"""
+
 
 def _file_response(path: Path, cache: str) -> Response:
     media = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
@@ -119,7 +126,9 @@ class DemoPage:
         self.client_dir = client_dir.resolve()
 
     async def page(self, request: Request) -> Response:
-        """``GET /demo``."""
+        """``GET /demo``, or a page saying what is missing when the client is not there."""
+        if not (self.client_dir / "index.js").is_file():
+            return HTMLResponse(_MISSING_CLIENT, 503, headers=_PAGE_HEADERS)
         html = (self.demo_dir / "index.html").read_text(encoding="utf-8")
         return HTMLResponse(html, headers=_PAGE_HEADERS)
 

@@ -142,6 +142,18 @@ try {
   facts.historyItems = all;
   await shot("11-history-more");
 
+  // A session the server no longer accepts: the page signs in again by itself.
+  await page.evaluate(() => {
+    const s = JSON.parse(sessionStorage.getItem("cardcash.session"));
+    sessionStorage.setItem("cardcash.session", JSON.stringify({ ...s, token: `${s.token.slice(0, -6)}AAAAAA` }));
+  });
+  await page.reload();
+  await page.locator("#history .history-item").first().waitFor();
+  check(await page.locator("#error").isHidden(), "a refused session showed an error instead of signing in again");
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("cardcash.session")).token);
+  check(!token.endsWith("AAAAAA"), "the refused token was kept");
+  steps.push("signed in again after a refused session");
+
   // English.
   await page.locator("#lang").click();
   await page.locator("h2", { hasText: "History" }).waitFor();

@@ -86,3 +86,14 @@ def test_prod_serves_no_demo_unless_enabled(database_url, tmp_path: Path):
     enabled = seeded_server_env(database_url, tmp_path, demo="true", **prod)
     with ServerProcess(enabled, tmp_path) as server:
         assert httpx.get(f"{server.url}/demo").status_code == 200
+
+
+async def test_without_the_client_the_demo_says_what_is_missing(tmp_path: Path):
+    from starlette.requests import Request
+
+    from api.http.pages import DemoPage
+
+    page = DemoPage(client_dir=tmp_path / "nowhere")
+    answer = await page.page(Request({"type": "http", "method": "GET", "headers": []}))
+    assert answer.status_code == 503
+    assert b"clients/miniprogram" in answer.body
