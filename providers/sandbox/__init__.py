@@ -20,6 +20,7 @@ from providers.sandbox.callbacks import (
     SECRET_FILE,
     SIGNATURE_HEADER,
     callback_secret,
+    callback_signer,
     sign_callback,
 )
 
@@ -77,5 +78,6 @@ __all__ = [
     "VERIFICATION_CODE",
     "SandboxBank",
     "callback_secret",
+    "callback_signer",
     "sign_callback",
 ]

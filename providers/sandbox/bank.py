@@ -27,7 +27,7 @@ from providers.base import BankProvider, ProviderContext
 from providers.errors import ProviderError, ProviderErrorCode
 from providers.pricing import standard_schedule
 from providers.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
-from providers.sandbox.callbacks import CallbackSender, callback_secret, parse_callback
+from providers.sandbox.callbacks import callback_secret, callback_signer
 from providers.sandbox.identity import SandboxCustomer, customer_key, derive_customer
 from providers.sandbox.store import (
     FILE_NAME,
@@ -53,6 +53,7 @@ from providers.types import (
     WithdrawalResult,
     WithdrawalState,
 )
+from providers.webhooks import CallbackSender
 
 #: The verification code every sandbox withdrawal accepts.
 VERIFICATION_CODE = "123456"
@@ -111,8 +112,10 @@ class SandboxBank(BankProvider):
         self._log = context.logger
         self._store = SandboxStore(context.data_dir / FILE_NAME, self.code)
         self._latency_rng = random.Random(f"{self.options.seed}:{self.code}:latency")
-        self._secret = callback_secret(
-            self.code, context.data_dir, self.options.callback_secret
+        self._signer = callback_signer(
+            self.code,
+            callback_secret(self.code, context.data_dir, self.options.callback_secret),
+            clock=lambda: self._now().timestamp(),
         )
         self._callbacks: CallbackSender | None = None
         self._settler: asyncio.Task[None] | None = None
@@ -327,8 +330,9 @@ class SandboxBank(BankProvider):
         return self._result(await self._run(lambda ledger: self._existing(ledger, request_id)))
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
-        """Verify the ``X-Sandbox-Signature`` HMAC of a callback, then parse it."""
-        return parse_callback(headers, body, bank_code=self.code, secret=self._secret)
+        """Verify the ``X-Sandbox-Signature`` of a callback (signature, then replay window),
+        then parse it: ``INVALID_SIGNATURE`` or ``INVALID_RESPONSE`` for a malformed body."""
+        return self._signer.construct_event(headers, body)
 
     async def health(self) -> Health:
         """Not ok when the option ``down`` is set; otherwise the ledger must be reachable."""
@@ -357,10 +361,7 @@ class SandboxBank(BankProvider):
             raise ProviderError(ProviderErrorCode.UNAVAILABLE, "the bank is in maintenance")
         if self.options.callback_url and self._settler is None:
             self._callbacks = CallbackSender(
-                self.options.callback_url,
-                bank_code=self.code,
-                secret=self._secret,
-                logger=self._log,
+                self.options.callback_url, self._signer, bank_code=self.code, logger=self._log
             )
             self._settler = asyncio.get_running_loop().create_task(self._settle_forever())
         delay = sleep_seconds(self.data, self._latency_rng)
