@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 import pytest
 
 from providers.base import BankProvider
 from providers.errors import ProviderError, ProviderErrorCode
+from providers.testkit.inbox import CallbackInbox
 from providers.types import (
     TERMINAL_STATES,
+    CallbackEvent,
     CardInfo,
     CardKind,
     ConfirmWithdrawal,
@@ -50,6 +52,10 @@ class Harness:
     verification_code: str
     call_timeout: float
     settlement_timeout: float
+    declared_amounts: tuple[Decimal, ...] = field(default=(), kw_only=True)
+    final_pause: float = field(default=1.0, kw_only=True)
+    callback_signer: Any = field(default=None, kw_only=True)
+    callback_inbox: CallbackInbox | None = field(default=None, kw_only=True)
 
     async def call(self, what: str, awaitable: Awaitable[T]) -> T:
         """Await one provider call: in time, and raising nothing but ProviderError."""
@@ -107,6 +113,120 @@ class Harness:
                 pytrace=False,
             )
         return amount
+
+    @staticmethod
+    def drawable(offer: Offer) -> tuple[Decimal, Decimal] | None:
+        """The lowest and highest amount the offer lets the customer draw now, or None."""
+        low = offer.min_amount
+        high = min(offer.max_amount, offer.available_limit, offer.daily_remaining)
+        return (low, high) if low <= high else None
+
+    async def amount(self, choice: str) -> Decimal:
+        """The offer's ``"minimum"``, ``"middle"`` or ``"maximum"`` amount drawable now."""
+        credit, _ = await self.cards()
+        offer = await self.offer(credit)
+        bounds = self.drawable(offer)
+        if bounds is None:
+            await self.borrowable(credit)  # fails, saying why
+        low, high = bounds
+        middle = ((low + high) / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        return {"minimum": low, "middle": middle, "maximum": high}[choice]
+
+    async def candidate_amounts(self) -> list[Decimal]:
+        """The declared amounts, then the offer's maximum, middle and minimum (no repeats)."""
+        found: list[Decimal] = []
+        for amount in (*self.declared_amounts, *[await self.amount(choice) for choice in
+                                                 ("maximum", "middle", "minimum")]):
+            if amount not in found:
+                found.append(amount)
+        return found
+
+    async def limits(self) -> tuple[Decimal, Decimal]:
+        """``(available_limit, daily_remaining)`` of the customer's credit card now."""
+        credit, _ = await self.cards()
+        offer = await self.offer(credit)
+        return offer.available_limit, offer.daily_remaining
+
+    async def completed(self, amount: Decimal) -> tuple[SubmitWithdrawal, WithdrawalResult]:
+        """A withdrawal of ``amount``, confirmed when asked, followed to its final state."""
+        request = await self.submission(amount)
+        result = await self.submit(request)
+        if result.state is WithdrawalState.VERIFICATION_REQUIRED:
+            await self.confirm(request)
+        return request, await self.final(request)
+
+    async def awaiting_verification(
+        self,
+    ) -> tuple[SubmitWithdrawal, WithdrawalResult, tuple[Decimal, Decimal]]:
+        """A withdrawal waiting for its code, with the limits just before it was submitted.
+
+        Tries the declared amounts, then the offer's maximum, middle and minimum: a bank that
+        asks for a code only above a threshold is met there. Skips the test when the bank asks
+        at none of them.
+        """
+        tried = []
+        for amount in await self.candidate_amounts():
+            before = await self.limits()
+            credit, _ = await self.cards()
+            bounds = self.drawable(await self.offer(credit))
+            if bounds is None or not bounds[0] <= amount <= bounds[1]:
+                continue
+            request = await self.submission(amount)
+            result = await self.submit(request)
+            tried.append(str(amount))
+            if result.state is WithdrawalState.VERIFICATION_REQUIRED:
+                return request, result, before
+        pytest.skip(f"the bank asked for no verification code at {', '.join(tried)} "
+                    "(declare bank_amounts to reach a threshold)")
+
+    def check_event(self, event: Any, request: SubmitWithdrawal | None = None) -> CallbackEvent:
+        """A verified callback is a well-typed CallbackEvent (about ``request``, if given).
+
+        A callback whose amount or currency differs from the withdrawal's is refused by
+        cardcash (HTTP 400, noted on the withdrawal), so it fails here too.
+        """
+        assert isinstance(event, CallbackEvent), f"verify_callback returned {event!r}"
+        for name in ("request_id", "bank_reference", "currency"):
+            assert isinstance(getattr(event, name), str), f"callback {name} is not a string"
+        assert isinstance(event.state, WithdrawalState), f"callback state is {event.state!r}"
+        assert isinstance(event.amount, Decimal), (
+            f"callback amount is {type(event.amount).__name__}, not Decimal")
+        assert event.failure_reason is None or isinstance(event.failure_reason, str), (
+            "callback failure_reason is not a string")
+        if request is not None:
+            assert (event.amount, event.currency) == (request.amount, request.currency), (
+                f"a callback reports {event.amount} {event.currency} for a withdrawal of "
+                f"{request.amount} {request.currency}: cardcash refuses it"
+            )
+        return event
+
+    async def pushed_events(
+        self, request: SubmitWithdrawal, final: WithdrawalResult
+    ) -> list[CallbackEvent]:
+        """The verified callbacks the bank pushed about ``request``, once one is final."""
+        assert self.callback_inbox is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settlement_timeout
+        while True:
+            events = []
+            for delivery in self.callback_inbox.deliveries:
+                async def verify(delivery=delivery):
+                    return self.provider.verify_callback(delivery.headers, delivery.body)
+
+                try:
+                    event = await self.call("verify_callback(pushed)", verify())
+                except ProviderError as error:
+                    pytest.fail(f"a callback the bank pushed does not verify: {error}",
+                                pytrace=False)
+                if event.request_id == request.request_id:
+                    events.append(self.check_event(event, request))
+            if any(e.state in TERMINAL_STATES for e in events):
+                return events
+            if loop.time() > deadline:
+                pytest.fail(f"no final callback about the withdrawal arrived within "
+                            f"{self.settlement_timeout} s (it is {final.state.value})",
+                            pytrace=False)
+            await asyncio.sleep(0.05)
 
     def tenors(self, offer: Offer) -> list[tuple[RepaymentType, int]]:
         """Every repayment type and tenor the offer lists."""

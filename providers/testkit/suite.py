@@ -20,9 +20,11 @@ Every call the suite makes must finish within ``bank_call_timeout`` and may rais
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,7 @@ from providers.integrity import check_offer, check_quote
 from providers.registry import PluginRefused, check_sdk_compatible
 from providers.scrub import contains_card_number
 from providers.testkit.harness import Harness, tampered, two_decimals
+from providers.testkit.inbox import CallbackInbox
 from providers.types import (
     TERMINAL_STATES,
     CallbackEvent,
@@ -62,11 +65,17 @@ class ConformanceSuite:
         bank_verification_code: str,
         bank_call_timeout: float,
         bank_settlement_timeout: float,
+        bank_amounts: tuple[Decimal, ...],
+        bank_final_pause: float,
+        bank_callback_signer: Any,
+        bank_callback_inbox: CallbackInbox,
     ) -> Harness:
         """The provider under test, driven through the checks of :class:`Harness`."""
         return Harness(
             bank_provider, bank_customer, other_bank_customer, bank_verification_code,
-            bank_call_timeout, bank_settlement_timeout,
+            bank_call_timeout, bank_settlement_timeout, declared_amounts=tuple(bank_amounts),
+            final_pause=bank_final_pause, callback_signer=bank_callback_signer,
+            callback_inbox=bank_callback_inbox,
         )
 
     # -- identity -----------------------------------------------------------------------
@@ -102,6 +111,16 @@ class ConformanceSuite:
         first = await bank.call("list_cards", bank.provider.list_cards(bank.customer))
         again = await bank.call("list_cards", bank.provider.list_cards(bank.customer))
         assert [c.card_ref for c in first] == [c.card_ref for c in again]
+
+    async def test_a_customer_of_every_listed_channel_is_served(
+        self, bank: Harness, bank_channel_customers: dict[str, Customer]
+    ):
+        for channel, customer in bank_channel_customers.items():
+            assert customer.channel == channel
+            credit, debit = await bank.cards(customer)
+            offer = await bank.call(f"get_offer({channel} customer)",
+                                    bank.provider.get_offer(customer, credit.card_ref))
+            assert offer.card_ref == credit.card_ref
 
     async def test_same_holder_is_true_only_for_the_holders_own_debit_card(self, bank: Harness):
         credit, debit = await bank.cards()
@@ -236,13 +255,116 @@ class ConformanceSuite:
             bad = replace(bad, request_id=f"{request.request_id}-bad-{number}")
             await bank.refused("submit_withdrawal", bank.provider.submit_withdrawal(bad), *codes)
 
+    async def test_amounts_with_more_than_two_decimals_or_another_currency_are_refused(
+        self, bank: Harness
+    ):
+        request = await bank.submission()
+        before = await bank.limits()
+        other_currency = "USD" if request.currency != "USD" else "EUR"
+        cases = [
+            (replace(request, amount=request.amount + Decimal("0.001")), "amount"),
+            (replace(request, amount=request.amount + Decimal("0.009")), "amount"),
+            (replace(request, currency=other_currency), "currency"),
+        ]
+        for number, (bad, what) in enumerate(cases):
+            bad = replace(bad, request_id=f"{request.request_id}-{what}-{number}")
+            label = f"{bad.amount} {bad.currency}"
+            await bank.refused(f"quote({label})", bank.provider.quote(QuoteRequest(
+                bad.customer, bad.credit_card_ref, bad.amount, bad.currency,
+                bad.repayment_type, bad.periods, date.today())),
+                E.AMOUNT_OUT_OF_RANGE, E.DECLINED)
+            await bank.refused(f"submit_withdrawal({label})",
+                               bank.provider.submit_withdrawal(bad),
+                               E.AMOUNT_OUT_OF_RANGE, E.DECLINED)
+        assert await bank.limits() == before, "a refused withdrawal changed the limits"
+
+    # -- limits -------------------------------------------------------------------------
+
+    async def _moves_the_limits_by_its_amount(self, bank: Harness, amount: Decimal) -> None:
+        available, daily = await bank.limits()
+        request, final = await bank.completed(amount)
+        after = await bank.limits()
+        if final.state is WithdrawalState.SUCCEEDED:
+            assert after == (available - amount, daily - amount), (
+                f"after a withdrawal of {amount} succeeded, (available, daily remaining) is "
+                f"{after}, expected {(available - amount, daily - amount)}"
+            )
+        else:
+            assert after == (available, daily), (
+                f"after a withdrawal of {amount} {final.state.value}, (available, daily "
+                f"remaining) is {after}, expected it back at {(available, daily)}"
+            )
+
+    @pytest.mark.parametrize("choice", ["minimum", "middle", "maximum"])
+    async def test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it(
+        self, bank: Harness, choice: str
+    ):
+        await self._moves_the_limits_by_its_amount(bank, await bank.amount(choice))
+
+    async def test_declared_amounts_move_the_limits_by_them(self, bank: Harness):
+        if not bank.declared_amounts:
+            pytest.skip("no bank_amounts declared")
+        for amount in bank.declared_amounts:
+            await self._moves_the_limits_by_its_amount(bank, amount)
+
+    async def test_a_cancelled_withdrawal_gives_its_amount_back(self, bank: Harness):
+        request, _, before = await bank.awaiting_verification()
+        await bank.call("cancel_withdrawal", bank.provider.cancel_withdrawal(request.request_id))
+        after = await bank.limits()
+        assert after == before, (
+            f"after a cancelled withdrawal (available, daily remaining) is {after}, "
+            f"expected it back at {before}"
+        )
+
+    async def test_a_withdrawal_failed_by_wrong_codes_gives_its_amount_back(self, bank: Harness):
+        request, _, before = await bank.awaiting_verification()
+        wrong = "000000" if bank.verification_code != "000000" else "999999"
+        for _ in range(10):
+            error = await bank.refused(
+                "confirm_withdrawal(wrong code)", bank.provider.confirm_withdrawal(
+                    ConfirmWithdrawal(request.request_id, wrong)),
+                E.VERIFICATION_FAILED, E.TOO_MANY_ATTEMPTS)
+            if error.code is E.TOO_MANY_ATTEMPTS:
+                break
+        else:
+            pytest.skip("the bank took 10 wrong codes without failing the withdrawal")
+        state = (await bank.query(request)).state
+        assert state is WithdrawalState.FAILED, (
+            f"after TOO_MANY_ATTEMPTS the withdrawal is {state.value}, not FAILED")
+        after = await bank.limits()
+        assert after == before, (
+            f"after a failed withdrawal (available, daily remaining) is {after}, "
+            f"expected it back at {before}"
+        )
+
+    async def test_a_withdrawal_over_the_daily_cap_is_refused(self, bank: Harness):
+        credit, _ = await bank.cards()
+        for _ in range(10):
+            offer = await bank.offer(credit)
+            if offer.available_limit <= offer.daily_remaining:
+                pytest.skip(f"bank_customer's available limit ({offer.available_limit}) is not "
+                            f"above the daily cap left ({offer.daily_remaining}): give the "
+                            "suite a customer with a limit above the daily cap")
+            if offer.daily_remaining < offer.max_amount:
+                break
+            # Every withdrawal allowed now fits today's cap: draw it down first.
+            await bank.completed(min(offer.max_amount, offer.daily_remaining))
+        else:
+            pytest.skip("the daily cap was not reached in 10 withdrawals")
+        amount = max(offer.daily_remaining + Decimal("0.01"), offer.min_amount)
+        if amount > min(offer.available_limit, offer.max_amount):
+            pytest.skip(f"no amount is above the daily cap left ({offer.daily_remaining}) "
+                        "and within the other limits")
+        request = await bank.submission(amount)
+        await bank.refused(f"submit_withdrawal({amount}, {offer.daily_remaining} left today)",
+                           bank.provider.submit_withdrawal(request), E.DAILY_LIMIT_EXCEEDED)
+        assert await bank.limits() == (offer.available_limit, offer.daily_remaining), (
+            "a refused withdrawal changed the limits")
+
     # -- verification and cancellation --------------------------------------------------
 
     async def _awaiting_verification(self, bank: Harness):
-        request = await bank.submission()
-        result = await bank.submit(request)
-        if result.state is not WithdrawalState.VERIFICATION_REQUIRED:
-            pytest.skip("this bank does not ask for a verification code")
+        request, result, _ = await bank.awaiting_verification()
         return request, result
 
     async def test_confirm_with_the_code_and_again_after_a_lost_answer(self, bank: Harness):
@@ -271,6 +393,19 @@ class ConformanceSuite:
             ConfirmWithdrawal(request.request_id, bank.verification_code)), E.INVALID_STATE)
         assert (await bank.query(request)).state is WithdrawalState.CANCELLED
 
+    async def test_cancel_after_confirmation_is_refused_and_changes_nothing(
+        self, bank: Harness
+    ):
+        request, started = await bank.started()
+        if started.state is WithdrawalState.VERIFICATION_REQUIRED:
+            pytest.fail("the withdrawal still awaits verification after the right code",
+                        pytrace=False)
+        await bank.refused(f"cancel_withdrawal({started.state.value})",
+                           bank.provider.cancel_withdrawal(request.request_id), E.INVALID_STATE)
+        now = await bank.query(request)
+        assert now.state is not WithdrawalState.CANCELLED, "a refused cancel cancelled it"
+        bank.not_behind(now, started)
+
     # -- final states -------------------------------------------------------------------
 
     async def test_a_final_state_never_changes(self, bank: Harness):
@@ -281,6 +416,10 @@ class ConformanceSuite:
             assert (again.state, again.failure_reason) == (final.state, final.failure_reason)
         await bank.refused("cancel_withdrawal(final)",
                            bank.provider.cancel_withdrawal(request.request_id), E.INVALID_STATE)
+        after_cancel = await bank.query(request)
+        assert after_cancel.state is final.state, (
+            f"a refused cancel changed the final state {final.state.value} to "
+            f"{after_cancel.state.value}")
         try:
             after_confirm = await bank.confirm(request)
         except Exception:  # noqa: BLE001, S110 - refusing is as fine as answering the state
@@ -288,6 +427,16 @@ class ConformanceSuite:
         else:
             assert after_confirm.state is final.state
         assert (await bank.query(request)).state is final.state
+
+    async def test_a_final_state_is_the_same_after_a_pause(self, bank: Harness):
+        request, _ = await bank.started()
+        final = await bank.final(request)
+        await asyncio.sleep(bank.final_pause)
+        later = await bank.query(request)
+        assert (later.state, later.failure_reason) == (final.state, final.failure_reason), (
+            f"final state {final.state.value} became {later.state.value} "
+            f"{bank.final_pause} s later"
+        )
 
     async def test_an_unknown_request_id_is_unknown(self, bank: Harness):
         unknown = "conformance-never-submitted"
@@ -318,3 +467,81 @@ class ConformanceSuite:
                 return bank.provider.verify_callback(headers, body)
 
             await bank.refused("verify_callback(bad signature)", verify(), E.INVALID_SIGNATURE)
+
+    # -- callbacks signed by the test (bank_callback_signer) ----------------------------
+
+    @staticmethod
+    def _sample_event() -> CallbackEvent:
+        return CallbackEvent("conformance-callback", "CONFORMANCE-REF", WithdrawalState.SUCCEEDED,
+                             Decimal("100.00"), "CNY", datetime.now(UTC))
+
+    async def test_a_callback_signed_outside_the_replay_window_is_refused(
+        self, bank: Harness
+    ):
+        signer = bank.callback_signer
+        if signer is None:
+            pytest.skip("no bank_callback_signer: the replay window is not tested")
+        body = signer.encode(self._sample_event())
+        now = datetime.now(UTC)
+
+        async def verify(at: datetime):
+            return bank.provider.verify_callback(signer.sign(body, at=at), body)
+
+        bank.check_event(await bank.call("verify_callback(signed now)", verify(now)))
+        for offset in (timedelta(hours=-1), timedelta(days=-1), timedelta(hours=1)):
+            await bank.refused(f"verify_callback(signed {offset} from now)", verify(now + offset),
+                               E.INVALID_SIGNATURE)
+
+    async def test_a_signed_but_malformed_callback_is_a_clean_refusal(self, bank: Harness):
+        signer = bank.callback_signer
+        if signer is None:
+            pytest.skip("no bank_callback_signer: malformed bodies are not tested")
+        good = signer.encode(self._sample_event())
+        bodies = [b"", b"not json", b"[]", b"null", b"{}", b'"text"', good[: len(good) // 2]]
+        try:
+            data = json.loads(good)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            for key in data:
+                bodies.append(json.dumps({k: v for k, v in data.items() if k != key}).encode())
+                for wrong in (None, 12.5, [], {"nested": True}, "", "x" * 300):
+                    bodies.append(json.dumps({**data, key: wrong}).encode())
+        for body in bodies:
+            async def verify(body=body):
+                return bank.provider.verify_callback(signer.sign(body, at=datetime.now(UTC)),
+                                                     body)
+            try:
+                event = await bank.call(f"verify_callback({body[:60]!r})", verify())
+            except Exception as error:  # noqa: BLE001 - the code is what is judged
+                code = getattr(error, "code", None)
+                assert code is E.INVALID_RESPONSE, (
+                    f"verify_callback({body[:60]!r}) raised {code}, expected INVALID_RESPONSE")
+            else:
+                bank.check_event(event)
+
+    # -- callbacks the bank pushes (bank_callback_inbox) --------------------------------
+
+    async def test_pushed_callbacks_agree_with_the_final_state_and_the_amount(
+        self, bank: Harness
+    ):
+        # Any call may start the bank's callbacks; the URL is read when the provider is made.
+        await bank.cards()
+        inbox = bank.callback_inbox
+        if inbox is None or not inbox.used:
+            pytest.skip("the provider was not given bank_callback_inbox.url: pushed callbacks "
+                        "are not tested")
+        request, _ = await bank.started()
+        final = await bank.final(request)
+        events = await bank.pushed_events(request, final)
+        finals = [e for e in events if e.state in TERMINAL_STATES]
+        assert {e.state for e in finals} == {final.state}, (
+            f"the bank's callbacks report {[e.state.value for e in finals]}, its answer to a "
+            f"query {final.state.value}"
+        )
+        await asyncio.sleep(bank.final_pause)
+        assert (await bank.query(request)).state is final.state
+        later = await bank.pushed_events(request, final)
+        first_final = next(i for i, e in enumerate(later) if e.state in TERMINAL_STATES)
+        changed = [e.state.value for e in later[first_final:] if e.state is not final.state]
+        assert not changed, f"after the final {final.state.value} the bank pushed {changed}"

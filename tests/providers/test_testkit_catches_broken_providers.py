@@ -1,12 +1,15 @@
 """The conformance suite fails a provider that breaks the contract, naming what it broke.
 
-A separate pytest run (pytester) plays a plugin author whose provider has seven defects; the
-suite must fail exactly the tests about those defects and pass the rest.
+A separate pytest run (pytester) plays a plugin author whose provider has many defects; the
+suite must fail exactly the tests about those defects and pass the rest. Then the example bank
+is run with one defect at a time, for each rule that only shows on some amounts, after a
+while, or in a callback.
 """
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
@@ -123,6 +126,19 @@ EXPECTED_FAILURES = {
     "test_a_final_state_never_changes": "cancel_withdrawal(final) returned",
     "test_an_unknown_request_id_is_unknown": "raised KeyError",
     "test_callbacks_with_a_bad_signature_are_refused": "verify_callback(bad signature) returned",
+    # Its limits never move, and it takes fractions of a fen, amounts over the daily cap and
+    # cancellations of any withdrawal.
+    "test_amounts_with_more_than_two_decimals_or_another_currency_are_refused":
+        "quote(100.001 CNY) returned",
+    "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[minimum]":
+        "after a withdrawal of 100 succeeded",
+    "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[middle]":
+        "after a withdrawal of 2550.00 succeeded",
+    "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[maximum]":
+        "after a withdrawal of 5000 succeeded",
+    "test_a_withdrawal_over_the_daily_cap_is_refused": "submit_withdrawal(5000.01, 5000 left",
+    "test_cancel_after_confirmation_is_refused_and_changes_nothing":
+        "cancel_withdrawal(SUCCEEDED) returned",
 }
 
 
@@ -159,3 +175,412 @@ def test_a_suite_without_a_bank_provider_fixture_says_what_to_write(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider", "-k", "health")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*define a `bank_provider` fixture*"])
+
+
+# -- one defect at a time -------------------------------------------------------------------
+#
+# Each class below is the example bank with one defect a real plugin had; the suite must fail
+# exactly the tests about that defect among those selected for the class (``SELECT``: the
+# tests about the defect and neighbours that must still pass).
+
+EXAMPLE_PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "cardcash-examplebank"
+
+VARIANTS = textwrap.dedent(
+    '''
+    import sys
+    import time
+    from dataclasses import replace
+    from decimal import Decimal
+
+    import pytest
+
+    sys.path.insert(0, EXAMPLE_PACKAGE)
+    import cardcash_examplebank.bank as example  # noqa: E402
+    from providers import (  # noqa: E402
+        CallbackEvent, ConfirmWithdrawal, ProviderContext, ProviderError, ProviderErrorCode,
+        WithdrawalState,
+    )
+    from providers.testkit import ConformanceSuite  # noqa: E402
+    from providers.webhooks import CallbackSigner  # noqa: E402
+
+    E = ProviderErrorCode
+    S = WithdrawalState
+    HOLDING = (S.VERIFICATION_REQUIRED, S.PROCESSING, S.SUCCEEDED)
+
+
+    class Variant(ConformanceSuite):
+        bank_class = example.ExampleBank
+        options = {}
+        push = False
+
+        @pytest.fixture
+        async def bank_provider(self, tmp_path, bank_callback_inbox):
+            options = dict(self.options)
+            if self.push:
+                options["callback_url"] = bank_callback_inbox.url
+            provider = self.bank_class(ProviderContext("EXAMPLE", tmp_path, options))
+            yield provider
+            await provider.aclose()
+
+        @pytest.fixture
+        def bank_final_pause(self):
+            return 0.3
+
+        @pytest.fixture
+        def bank_callback_signer(self):
+            return example.signer()
+
+
+    def holding(states):
+        """An ExampleBank._held that counts withdrawals in ``states``."""
+        def _held(self, card_ref, day=None):
+            return sum((self._current(s.request_id).amount
+                        for s, _, _, drawn_on in list(self._withdrawals.values())
+                        if s.credit_card_ref == card_ref and (day is None or drawn_on == day)
+                        and self._current(s.request_id).state in states), Decimal("0.00"))
+        return _held
+
+
+    # Verification only above a threshold, and a wrong code let through there.
+    class ThresholdBank(example.ExampleBank):
+        verify_from = Decimal("4000.00")
+
+        async def confirm_withdrawal(self, request):
+            return await super().confirm_withdrawal(replace(request, verification_code="123456"))
+
+
+    class TestThreshold(Variant):
+        bank_class = ThresholdBank
+        SELECT = {"test_a_wrong_code_is_refused_and_the_withdrawal_still_waits",
+                  "test_a_withdrawal_failed_by_wrong_codes_gives_its_amount_back",
+                  "test_confirm_with_the_code_and_again_after_a_lost_answer"}
+
+
+    # A declared amount the bank does not hold against the limits.
+    class DeclaredAmountBank(example.ExampleBank):
+        def _held(self, card_ref, day=None):
+            return example.ExampleBank._held(self, card_ref, day) - sum(
+                (r.amount for s, r, _, _ in self._withdrawals.values()
+                 if s.credit_card_ref == card_ref and r.amount == Decimal("1234.56")
+                 and r.state in HOLDING), Decimal("0.00"))
+
+
+    class TestDeclaredAmount(Variant):
+        bank_class = DeclaredAmountBank
+        SELECT = {"test_declared_amounts_move_the_limits_by_them",
+                  "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it"}
+
+        @pytest.fixture
+        def bank_amounts(self):
+            return (Decimal("1234.56"),)
+
+
+    # The daily remaining does not fall (it is the per-withdrawal maximum, capped).
+    class DailyStuckBank(example.ExampleBank):
+        async def get_offer(self, customer, card_ref):
+            offer = await super().get_offer(customer, card_ref)
+            return replace(offer, daily_remaining=min(offer.available_limit, offer.max_amount))
+
+
+    class TestDailyStuck(Variant):
+        bank_class = DailyStuckBank
+        SELECT = {"test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it",
+                  "test_offer_amounts_are_decimal_with_two_decimals"}
+
+
+    class CancelKeepsBank(example.ExampleBank):
+        _held = holding((*HOLDING, S.CANCELLED))
+
+
+    class TestCancelKeepsTheLimit(Variant):
+        bank_class = CancelKeepsBank
+        SELECT = {"test_a_cancelled_withdrawal_gives_its_amount_back",
+                  "test_cancel_before_verification_is_final_and_idempotent"}
+
+
+    class FailedKeepsBank(example.ExampleBank):
+        _held = holding((*HOLDING, S.FAILED))
+
+
+    class TestFailedKeepsTheLimit(Variant):
+        bank_class = FailedKeepsBank
+        SELECT = {"test_a_withdrawal_failed_by_wrong_codes_gives_its_amount_back",
+                  "test_a_wrong_code_is_refused_and_the_withdrawal_still_waits"}
+
+
+    # Over the daily cap, the bank says LIMIT_EXCEEDED.
+    class DailyCapCodeBank(example.ExampleBank):
+        async def submit_withdrawal(self, request):
+            try:
+                return await super().submit_withdrawal(request)
+            except ProviderError as error:
+                if error.code is E.DAILY_LIMIT_EXCEEDED:
+                    raise ProviderError(E.LIMIT_EXCEEDED) from None
+                raise
+
+
+    class TestDailyCapCode(Variant):
+        bank_class = DailyCapCodeBank
+        SELECT = {"test_a_withdrawal_over_the_daily_cap_is_refused",
+                  "test_submission_refusals_use_the_right_codes"}
+
+
+    # A succeeded withdrawal is reported failed a little later.
+    class FlipsBank(example.ExampleBank):
+        def __init__(self, context):
+            super().__init__(context)
+            self._succeeded_at = {}
+
+        async def query_withdrawal(self, request_id):
+            result = await super().query_withdrawal(request_id)
+            if result.state is S.SUCCEEDED:
+                since = self._succeeded_at.setdefault(request_id, time.monotonic())
+                if time.monotonic() - since > 0.15:
+                    return replace(result, state=S.FAILED, failure_reason="reversed")
+            return result
+
+
+    class TestFinalFlips(Variant):
+        bank_class = FlipsBank
+        SELECT = {"test_a_final_state_is_the_same_after_a_pause",
+                  "test_submission_answers_about_the_request"}
+
+
+    def pushing(change):
+        """An ExampleBank whose pushed callbacks are changed by ``change``."""
+        class Pushing(example.ExampleBank):
+            def __init__(self, context):
+                super().__init__(context)
+                send = self._sender.send
+                self._sender.send = lambda event: send(change(event))
+        return Pushing
+
+
+    class TestCallbackContradictsTheQuery(Variant):
+        bank_class = pushing(lambda e: replace(e, state=S.FAILED, failure_reason="x"))
+        push = True
+        SELECT = {"test_pushed_callbacks_agree_with_the_final_state_and_the_amount"}
+
+
+    class TestCallbackAmountDiffers(Variant):
+        bank_class = pushing(lambda e: replace(e, amount=e.amount + Decimal("0.01")))
+        push = True
+        SELECT = {"test_pushed_callbacks_agree_with_the_final_state_and_the_amount"}
+
+
+    class TestPushedCallbacksThatAgree(Variant):
+        push = True
+        SELECT = {"test_pushed_callbacks_agree_with_the_final_state_and_the_amount"}
+
+
+    class CancelsProcessingBank(example.ExampleBank):
+        async def cancel_withdrawal(self, request_id):
+            current = self._current(request_id)
+            if current.state is S.PROCESSING:
+                return self._set(request_id, replace(current, state=S.CANCELLED))
+            return await super().cancel_withdrawal(request_id)
+
+
+    class TestCancelWhileProcessing(Variant):
+        bank_class = CancelsProcessingBank
+        options = {"settlement_s": "0.5"}
+        SELECT = {"test_cancel_after_confirmation_is_refused_and_changes_nothing",
+                  "test_cancel_before_verification_is_final_and_idempotent"}
+
+
+    # Refuses to cancel a final withdrawal, but cancels it all the same.
+    class RefusedCancelBank(example.ExampleBank):
+        async def cancel_withdrawal(self, request_id):
+            current = self._current(request_id)
+            if current.state is S.SUCCEEDED:
+                self._set(request_id, replace(current, state=S.CANCELLED))
+                raise ProviderError(E.INVALID_STATE)
+            return await super().cancel_withdrawal(request_id)
+
+
+    class TestRefusedCancelChangesTheState(Variant):
+        bank_class = RefusedCancelBank
+        SELECT = {"test_a_final_state_never_changes"}
+
+
+    class RoundsBank(example.ExampleBank):
+        @staticmethod
+        def _check_terms(amount, currency, repayment_type, periods):
+            return example.ExampleBank._check_terms(
+                amount.quantize(Decimal("0.01")), currency, repayment_type, periods)
+
+
+    class TestRoundsAmounts(Variant):
+        bank_class = RoundsBank
+        SELECT = {"test_amounts_with_more_than_two_decimals_or_another_currency_are_refused",
+                  "test_amounts_outside_the_range_are_refused"}
+
+
+    class AnyCurrencyBank(example.ExampleBank):
+        @staticmethod
+        def _check_terms(amount, currency, repayment_type, periods):
+            return example.ExampleBank._check_terms(amount, "CNY", repayment_type, periods)
+
+
+    class TestAnyCurrency(Variant):
+        bank_class = AnyCurrencyBank
+        SELECT = {"test_amounts_with_more_than_two_decimals_or_another_currency_are_refused"}
+
+
+    class NoReplayWindowBank(example.ExampleBank):
+        def __init__(self, context):
+            super().__init__(context)
+            self._signer = CallbackSigner("example-secret", header=example.SIGNATURE_HEADER,
+                                          tolerance_s=10 ** 9)
+
+
+    class TestNoReplayWindow(Variant):
+        bank_class = NoReplayWindowBank
+        SELECT = {"test_a_callback_signed_outside_the_replay_window_is_refused",
+                  "test_callbacks_with_a_bad_signature_are_refused"}
+
+
+    class KeyErrorBank(example.ExampleBank):
+        def verify_callback(self, headers, body):
+            import json
+            from datetime import datetime
+            self._signer.verify(headers, body)
+            data = json.loads(body)
+            return CallbackEvent(data["request_id"], data["bank_reference"],
+                                 S(data["state"]), Decimal(data["amount"]), data["currency"],
+                                 datetime.fromisoformat(data["occurred_at"]))
+
+
+    class TestMalformedCallbackRaises(Variant):
+        bank_class = KeyErrorBank
+        SELECT = {"test_a_signed_but_malformed_callback_is_a_clean_refusal",
+                  "test_a_callback_signed_outside_the_replay_window_is_refused"}
+
+
+    class WechatOnlyBank(example.ExampleBank):
+        async def list_cards(self, customer):
+            if customer.channel != "WECHAT":
+                return []
+            return await super().list_cards(customer)
+
+
+    class TestServesOneChannelOfTwo(Variant):
+        bank_class = WechatOnlyBank
+        SELECT = {"test_a_customer_of_every_listed_channel_is_served",
+                  "test_same_holder_is_true_only_for_the_holders_own_debit_card",
+                  "test_cards_are_masked"}
+
+
+    class TestServesTheOneChannelItIsListedOn(Variant):
+        bank_class = WechatOnlyBank
+        SELECT = TestServesOneChannelOfTwo.SELECT
+
+        @pytest.fixture
+        def bank_channels(self):
+            return ("WECHAT",)
+    '''
+).replace("EXAMPLE_PACKAGE", repr(str(EXAMPLE_PACKAGE)))
+
+SELECTION = textwrap.dedent(
+    """
+    def pytest_collection_modifyitems(config, items):
+        keep = [item for item in items
+                if item.originalname in getattr(item.cls, "SELECT", ())]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+    """
+)
+
+#: Per class: the selected tests that must fail, with a phrase of the failure.
+VARIANT_FAILURES = {
+    "TestThreshold": {
+        "test_a_wrong_code_is_refused_and_the_withdrawal_still_waits":
+            "confirm_withdrawal(wrong code) returned",
+        "test_a_withdrawal_failed_by_wrong_codes_gives_its_amount_back":
+            "confirm_withdrawal(wrong code) returned",
+    },
+    "TestDeclaredAmount": {
+        "test_declared_amounts_move_the_limits_by_them": "after a withdrawal of 1234.56",
+    },
+    "TestDailyStuck": {
+        "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[minimum]":
+            "succeeded, (available, daily remaining)",
+        "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[middle]":
+            "succeeded, (available, daily remaining)",
+        "test_a_withdrawal_of_the_offers_amount_moves_the_limits_by_it[maximum]":
+            "succeeded, (available, daily remaining)",
+    },
+    "TestCancelKeepsTheLimit": {
+        "test_a_cancelled_withdrawal_gives_its_amount_back": "after a cancelled withdrawal",
+    },
+    "TestFailedKeepsTheLimit": {
+        "test_a_withdrawal_failed_by_wrong_codes_gives_its_amount_back":
+            "after a failed withdrawal",
+    },
+    "TestDailyCapCode": {
+        "test_a_withdrawal_over_the_daily_cap_is_refused":
+            "raised LIMIT_EXCEEDED, expected DAILY_LIMIT_EXCEEDED",
+    },
+    "TestFinalFlips": {
+        "test_a_final_state_is_the_same_after_a_pause": "final state SUCCEEDED became FAILED",
+    },
+    "TestCallbackContradictsTheQuery": {
+        "test_pushed_callbacks_agree_with_the_final_state_and_the_amount":
+            "the bank's callbacks report ['FAILED']",
+    },
+    "TestCallbackAmountDiffers": {
+        "test_pushed_callbacks_agree_with_the_final_state_and_the_amount":
+            "cardcash refuses it",
+    },
+    "TestPushedCallbacksThatAgree": {},
+    "TestCancelWhileProcessing": {
+        "test_cancel_after_confirmation_is_refused_and_changes_nothing":
+            "cancel_withdrawal(PROCESSING) returned",
+    },
+    "TestRefusedCancelChangesTheState": {
+        "test_a_final_state_never_changes": "a refused cancel changed the final state",
+    },
+    "TestRoundsAmounts": {
+        "test_amounts_with_more_than_two_decimals_or_another_currency_are_refused":
+            "CNY) returned",
+    },
+    "TestAnyCurrency": {
+        "test_amounts_with_more_than_two_decimals_or_another_currency_are_refused":
+            "USD) returned",
+    },
+    "TestNoReplayWindow": {
+        "test_a_callback_signed_outside_the_replay_window_is_refused":
+            "verify_callback(signed -1 day, 23:00:00 from now) returned",
+    },
+    "TestMalformedCallbackRaises": {
+        "test_a_signed_but_malformed_callback_is_a_clean_refusal": "a provider may raise only",
+    },
+    "TestServesOneChannelOfTwo": {
+        "test_a_customer_of_every_listed_channel_is_served": "must hold a credit card",
+        "test_same_holder_is_true_only_for_the_holders_own_debit_card": "must hold a credit card",
+    },
+    "TestServesTheOneChannelItIsListedOn": {},
+}
+
+
+def test_the_suite_fails_each_defect_of_a_bank_with_one_defect(pytester):
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest(SELECTION)
+    pytester.makepyfile(test_variants=VARIANTS)
+    reports = pytester.inline_run("-p", "no:cacheprovider").getreports("pytest_runtest_logreport")
+    outcomes: dict[str, dict[str, tuple[str, str]]] = {}
+    for report in reports:
+        _, cls, name = report.nodeid.split("::")
+        if report.when == "call" or report.outcome != "passed":
+            outcomes.setdefault(cls, {})[name] = (report.outcome, str(report.longrepr or ""))
+    assert set(outcomes) == set(VARIANT_FAILURES)
+    for cls, expected in VARIANT_FAILURES.items():
+        failed = {name for name, (outcome, _) in outcomes[cls].items() if outcome == "failed"}
+        assert failed == set(expected), (cls, {n: outcomes[cls][n][1][-600:] for n in failed})
+        for name, phrase in expected.items():
+            assert phrase in outcomes[cls][name][1], (cls, name, outcomes[cls][name][1][-1500:])
+        # What is not about the defect ran and passed (not skipped).
+        for name, (outcome, text) in outcomes[cls].items():
+            if name not in expected:
+                assert outcome == "passed", (cls, name, outcome, text[-600:])

@@ -6,7 +6,7 @@ cardcash finds it through the entry point declared in ``pyproject.toml``::
     EXAMPLE = "cardcash_examplebank:create_provider"
 """
 
-from cardcash_examplebank.bank import ExampleBank, sign_callback
+from cardcash_examplebank.bank import ExampleBank, sign_callback, signer
 from providers import BankProvider, ProviderContext
 
 
@@ -15,4 +15,4 @@ def create_provider(context: ProviderContext) -> BankProvider:
     return ExampleBank(context)
 
 
-__all__ = ["ExampleBank", "create_provider", "sign_callback"]
+__all__ = ["ExampleBank", "create_provider", "sign_callback", "signer"]

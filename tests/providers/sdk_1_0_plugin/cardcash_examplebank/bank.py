@@ -1,0 +1,220 @@
+"""ExampleBank: every method of the provider contract, as small as it can honestly be.
+
+State is in memory: a real plugin calls its bank's API here instead, and keeps nothing it
+cannot get back from the bank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from providers import (
+    BankProvider,
+    CallbackEvent,
+    CardInfo,
+    CardKind,
+    ConfirmWithdrawal,
+    Customer,
+    InstallmentPricing,
+    Offer,
+    ProviderContext,
+    ProviderError,
+    ProviderErrorCode,
+    QuoteRequest,
+    QuoteResult,
+    RepaymentType,
+    SingleMonthPricing,
+    SubmitWithdrawal,
+    WithdrawalResult,
+    WithdrawalState,
+)
+from providers.pricing import standard_schedule
+
+E = ProviderErrorCode
+SIGNATURE_HEADER = "X-Example-Signature"
+CASH_LIMIT = Decimal("8000.00")
+DAILY_CAP = Decimal("5000.00")
+SINGLE_MONTH = SingleMonthPricing(Decimal("0.0005"), Decimal("0.01"), Decimal("10.00"))
+INSTALLMENTS = (InstallmentPricing(3, Decimal("0.0070")), InstallmentPricing(6, Decimal("0.0065")))
+AGREEMENT = "EXAMPLE-CA-1"
+
+
+def _ref(kind: str, customer: Customer) -> str:
+    digest = hashlib.sha256(f"{kind}|{customer.channel}|{customer.channel_user_id}".encode())
+    # base32 letters: a reference can never look like a card number.
+    return f"ex-{kind}-" + base64.b32encode(digest.digest()[:10]).decode().lower()
+
+
+def sign_callback(event: CallbackEvent, secret: str = "example-secret") -> tuple[dict, bytes]:
+    """Headers and body of a callback as ExampleBank sends it (for tests)."""
+    body = json.dumps({
+        "request_id": event.request_id, "bank_reference": event.bank_reference,
+        "state": event.state.value, "amount": str(event.amount), "currency": event.currency,
+        "occurred_at": event.occurred_at.isoformat(), "failure_reason": event.failure_reason,
+    }).encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {SIGNATURE_HEADER: digest}, body
+
+
+class ExampleBank(BankProvider):
+    """A bank that lends up to 8,000 CNY in cash per customer and 5,000 CNY a day, single month
+    or 3/6 months."""
+
+    code = "EXAMPLE"
+    name = "Example Bank"
+    version = "0.1.0"
+    sdk_version = "1.0"
+
+    def __init__(self, context: ProviderContext) -> None:
+        self._code = context.options.get("verification_code", "123456")
+        self._secret = context.options.get("callback_secret", "example-secret")
+        self._settlement_s = float(context.options.get("settlement_s", "0"))
+        # request id -> (request, current result, settlement time, day it was drawn on)
+        self._withdrawals: dict[str, tuple[SubmitWithdrawal, WithdrawalResult, float, date]] = {}
+        # One lock makes check-then-reserve atomic under concurrent calls.
+        self._lock = asyncio.Lock()
+
+    async def list_cards(self, customer: Customer) -> list[CardInfo]:
+        return [
+            CardInfo(_ref("credit", customer), CardKind.CREDIT, self.code, "4242", "Example Card"),
+            CardInfo(_ref("debit", customer), CardKind.DEBIT, "ICBC", "1881", "Debit card"),
+        ]
+
+    async def verify_same_holder(self, customer: Customer, credit: str, debit: str) -> bool:
+        return (credit, debit) == (_ref("credit", customer), _ref("debit", customer))
+
+    async def get_offer(self, customer: Customer, card_ref: str) -> Offer:
+        self._own_credit_card(customer, card_ref)
+        available = CASH_LIMIT - self._held(card_ref)
+        today = DAILY_CAP - self._held(card_ref, date.today())
+        return Offer(card_ref, "CNY", Decimal("20000.00"), available, Decimal("100.00"),
+                     Decimal("5000.00"), today, SINGLE_MONTH, INSTALLMENTS, "within 1 hour")
+
+    async def quote(self, request: QuoteRequest) -> QuoteResult:
+        self._own_credit_card(request.customer, request.card_ref)
+        installment = self._check_terms(request.amount, request.currency, request.repayment_type,
+                                        request.periods)
+        schedule = standard_schedule(request.amount, request.repayment_type, request.periods,
+                                     request.start_date, single_month=SINGLE_MONTH,
+                                     installment=installment)
+        return QuoteResult(request.amount, request.currency, request.repayment_type,
+                           request.periods, schedule, AGREEMENT, "Example Bank cash advance terms.")
+
+    async def submit_withdrawal(self, request: SubmitWithdrawal) -> WithdrawalResult:
+        async with self._lock:
+            known = self._withdrawals.get(request.request_id)
+            if known is not None:
+                if known[0] != request:
+                    raise ProviderError(E.INVALID_STATE, "request id used for another withdrawal")
+                return self._current(request.request_id)
+            self._own_credit_card(request.customer, request.credit_card_ref)
+            if request.debit_card_ref != _ref("debit", request.customer):
+                raise ProviderError(E.NOT_SAME_HOLDER)
+            self._check_terms(request.amount, request.currency, request.repayment_type,
+                              request.periods)
+            if request.amount > CASH_LIMIT - self._held(request.credit_card_ref):
+                raise ProviderError(E.LIMIT_EXCEEDED)
+            if request.amount > DAILY_CAP - self._held(request.credit_card_ref, date.today()):
+                raise ProviderError(E.DAILY_LIMIT_EXCEEDED)
+            result = WithdrawalResult(request.request_id, f"EX-{len(self._withdrawals) + 1:08d}",
+                                      WithdrawalState.VERIFICATION_REQUIRED, request.amount,
+                                      request.currency)
+            self._withdrawals[request.request_id] = (request, result, 0.0, date.today())
+            return result
+
+    async def confirm_withdrawal(self, request: ConfirmWithdrawal) -> WithdrawalResult:
+        async with self._lock:
+            current = self._current(request.request_id)
+            right = request.verification_code == self._code
+            if current.state is WithdrawalState.VERIFICATION_REQUIRED:
+                if not right:
+                    raise ProviderError(E.VERIFICATION_FAILED)
+                submitted, _, _, day = self._withdrawals[request.request_id]
+                processing = replace(current, state=WithdrawalState.PROCESSING)
+                self._withdrawals[request.request_id] = (
+                    submitted, processing, time.monotonic() + self._settlement_s, day)
+                return processing
+            if right and current.state in (WithdrawalState.PROCESSING, WithdrawalState.SUCCEEDED):
+                return current
+            raise ProviderError(E.INVALID_STATE, f"withdrawal is {current.state.value}")
+
+    async def cancel_withdrawal(self, request_id: str) -> WithdrawalResult:
+        async with self._lock:
+            current = self._current(request_id)
+            if current.state is WithdrawalState.VERIFICATION_REQUIRED:
+                submitted, _, _, day = self._withdrawals[request_id]
+                current = replace(current, state=WithdrawalState.CANCELLED)
+                self._withdrawals[request_id] = (submitted, current, 0.0, day)
+            if current.state is not WithdrawalState.CANCELLED:
+                raise ProviderError(E.INVALID_STATE, f"withdrawal is {current.state.value}")
+            return current
+
+    async def query_withdrawal(self, request_id: str) -> WithdrawalResult:
+        return self._current(request_id)
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
+        given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+        expected = hmac.new(self._secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given, expected):
+            raise ProviderError(E.INVALID_SIGNATURE)
+        try:
+            data = json.loads(body)
+            return CallbackEvent(data["request_id"], data["bank_reference"],
+                                 WithdrawalState(data["state"]), Decimal(data["amount"]),
+                                 data["currency"], datetime.fromisoformat(data["occurred_at"]),
+                                 data.get("failure_reason"))
+        except (ValueError, KeyError, TypeError, ArithmeticError) as error:
+            raise ProviderError(E.INVALID_RESPONSE, f"malformed callback: {error}") from None
+
+    def _current(self, request_id: str) -> WithdrawalResult:
+        """The withdrawal now; a processing one succeeds once its settlement time is reached."""
+        if request_id not in self._withdrawals:
+            raise ProviderError(E.UNKNOWN_WITHDRAWAL)
+        submitted, result, settles_at, day = self._withdrawals[request_id]
+        if result.state is WithdrawalState.PROCESSING and time.monotonic() >= settles_at:
+            result = replace(result, state=WithdrawalState.SUCCEEDED)
+            self._withdrawals[request_id] = (submitted, result, settles_at, day)
+        return result
+
+    def _held(self, card_ref: str, day: date | None = None) -> Decimal:
+        """What the card's withdrawals hold of its limit (of one day's cap, given ``day``)."""
+        holding = (WithdrawalState.VERIFICATION_REQUIRED, WithdrawalState.PROCESSING,
+                   WithdrawalState.SUCCEEDED)
+        return sum((self._current(s.request_id).amount
+                    for s, _, _, drawn_on in list(self._withdrawals.values())
+                    if s.credit_card_ref == card_ref and (day is None or drawn_on == day)
+                    and self._current(s.request_id).state in holding), Decimal("0.00"))
+
+    def _own_credit_card(self, customer: Customer, card_ref: str) -> None:
+        if card_ref != _ref("credit", customer):
+            raise ProviderError(E.CARD_NOT_FOUND)
+
+    @staticmethod
+    def _check_terms(
+        amount: Decimal, currency: str, repayment_type: RepaymentType, periods: int
+    ) -> InstallmentPricing | None:
+        if currency != "CNY":
+            raise ProviderError(E.DECLINED, "only CNY is lent")
+        # Refuse fractions of a fen: rounding them would lend another amount than asked.
+        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+            raise ProviderError(E.AMOUNT_OUT_OF_RANGE, "the amount must be in yuan and fen")
+        if not Decimal("100.00") <= amount <= Decimal("5000.00"):
+            raise ProviderError(E.AMOUNT_OUT_OF_RANGE, "100.00 to 5000.00 CNY per withdrawal")
+        if repayment_type is RepaymentType.SINGLE_MONTH and periods == 1:
+            return None
+        pricing = next((p for p in INSTALLMENTS if p.periods == periods), None)
+        if repayment_type is not RepaymentType.INSTALLMENT or pricing is None:
+            raise ProviderError(E.UNSUPPORTED_TENOR, "single month, or 3 or 6 installments")
+        return pricing
+
+
+__all__ = ["ExampleBank", "sign_callback"]
