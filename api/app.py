@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
         max_tokens=settings.graphql_max_tokens,
+        max_fields=settings.graphql_max_fields,
     )
     manifest = _manifest(settings, schema)
 

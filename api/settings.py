@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(
         2000, ge=100, description="Most lexical tokens a GraphQL document may have."
     )
+    graphql_max_fields: int = Field(
+        2000,
+        ge=1,
+        description="Most fields a GraphQL operation may select once its fragments are "
+        "expanded (every spread counted in full).",
+    )
     graphql_max_batch: int = Field(
         0, ge=0, description="Operations in one batched request; 0 turns batching off."
     )

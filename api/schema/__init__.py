@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
@@ -12,6 +11,7 @@ from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
 from api.schema.execution import ExecutionContext
 from api.schema.extensions import Documents, OperationPolicy
+from api.schema.limits import DocumentLimits
 from api.schema.scalars import SCALARS
 from api.schema.withdrawals import (
     CancelWithdrawalResult,
@@ -89,6 +89,7 @@ class Subscription:
         'Authenticate with connection_init payload {"Authorization": "Bearer <token>"}.',
     )
 
+
 #: Distinct documents a process keeps parsed and validated. Front ends send a few dozen.
 DOCUMENT_CACHE_SIZE = 512
 
@@ -101,23 +102,23 @@ def build_schema(
     max_depth: int = 10,
     max_aliases: int = 15,
     max_tokens: int = 2000,
+    max_fields: int = 2000,
 ) -> strawberry.Schema:
     """The schema with its guards.
 
-    Documents deeper than ``max_depth``, with more than ``max_aliases`` aliases or
-    ``max_tokens`` tokens are refused before execution (the token limit stops the parser
-    itself, so a flood of tokens costs little). Production turns introspection off, drops
+    Documents with more than ``max_tokens`` tokens are refused by the parser itself, so a
+    flood of tokens costs little. Documents deeper than ``max_depth``, with more than
+    ``max_aliases`` aliases or ``max_fields`` fields once their fragments are expanded are
+    refused next, in time linear in their size, before graphql-core's validation rules and
+    execution (:mod:`api.schema.limits`). Production turns introspection off, drops
     "Did you mean …?" from errors (``suggestions``) and masks unexpected errors
     (``mask_errors``).
     """
     # The guards' rules are built once: the same rules on every request, so that a repeated
     # document is parsed and validated once per process (``Documents``).
-    rules = (
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-        *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
-    )
-    documents = Documents(DOCUMENT_CACHE_SIZE, hide_suggestions=not suggestions)
+    rules = () if introspection else (NoSchemaIntrospectionCustomRule,)
+    limits = DocumentLimits(max_depth=max_depth, max_aliases=max_aliases, max_fields=max_fields)
+    documents = Documents(DOCUMENT_CACHE_SIZE, hide_suggestions=not suggestions, limits=limits)
     extensions: list = [
         lambda: OperationPolicy(
             mask=mask_errors, max_tokens=max_tokens, rules=rules, documents=documents

@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from api.schema.limits import DocumentLimits
 from api.services.errors import DomainError
 from api.services.lru import LRU
 
@@ -42,8 +43,11 @@ class Documents:
     the schema away piece by piece.
     """
 
-    def __init__(self, size: int, *, hide_suggestions: bool = False) -> None:
+    def __init__(
+        self, size: int, *, hide_suggestions: bool = False, limits: DocumentLimits | None = None
+    ) -> None:
         self.hide_suggestions = hide_suggestions
+        self.limits = limits or DocumentLimits()
         self._parsed: LRU[str, DocumentNode] = LRU(size)
         self._checked: LRU[int, tuple[DocumentNode, list[GraphQLError]]] = LRU(size)
 
@@ -56,11 +60,14 @@ class Documents:
         return document
 
     def validate(self, schema, document: DocumentNode, rules) -> list[GraphQLError]:
+        """The document's errors: past a limit (checked first, in time linear in its size,
+        so that a document which expands to a huge one never reaches graphql-core's rules
+        or execution), else the rules'."""
         known = self._checked.get(id(document))
         if known is None or known[0] is not document:
             # As Strawberry's own validation, with its two rules, and graphql-core's public
             # switch for suggestions.
-            errors = validate(
+            errors = self.limits.check(document) or validate(
                 schema,
                 document,
                 (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
@@ -76,6 +83,8 @@ class OperationPolicy(MaskErrors):
     three):
 
     - the parser stops at ``max_tokens`` tokens, so a flood of tokens costs little;
+    - a document past its limits (depth, aliases, fields after fragment expansion: see
+      :mod:`api.schema.limits`) is refused before the validation rules run;
     - ``rules`` join the validation rules;
     - a repeated document is parsed and validated once per process (``documents``);
     - the operation's name and type are put on the context once the document is parsed,

@@ -22,6 +22,8 @@ async def test_depth_limit(serve):
         response = await client.post("/graphql", json={"query": deep}, headers={"accept": GQL})
         assert response.status_code == 400
         assert "exceeds maximum operation depth of 4" in _error(response)["message"]
+        assert _error(response)["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert _error(response)["extensions"]["limit"] == "depth"
         # Fragments do not hide depth.
         hidden = (
             "query { viewer { ...V } } fragment V on Viewer { withdrawals { ...C } } "
