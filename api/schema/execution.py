@@ -243,22 +243,31 @@ def _object(shape: _Shape, value: Any) -> dict[str, Any]:
 
 
 def _without_directives(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDetails]
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDetails],
+    seen: set[str] | None = None,
 ) -> bool:
     """Whether no selection under ``selection_set`` carries a directive (whose @skip or
-    @include could change with the variables)."""
+    @include could change with the variables). Each fragment is looked into once (``seen``),
+    however often it is spread."""
     if selection_set is None:
         return True
+    if seen is None:
+        seen = set()
     for selection in selection_set.selections:
         if selection.directives:
             return False
         if isinstance(selection, FragmentSpreadNode):
-            details = fragments.get(selection.name.value)
+            name = selection.name.value
+            if name in seen:
+                continue  # looked into already: had it a directive, the answer was given
+            seen.add(name)
+            details = fragments.get(name)
             if details is None or details.variable_signatures or details.definition.directives:
                 return False
-            if not _without_directives(details.definition.selection_set, fragments):
+            if not _without_directives(details.definition.selection_set, fragments, seen):
                 return False
-        elif not _without_directives(selection.selection_set, fragments):
+        elif not _without_directives(selection.selection_set, fragments, seen):
             return False
     return True
 
@@ -358,8 +367,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         entries: list[_Entry] = []
         for key, fields in grouped.items():
             if any(
-                d.defer_usage is not None or d.fragment_variable_values is not None
-                for d in fields
+                d.defer_usage is not None or d.fragment_variable_values is not None for d in fields
             ):
                 return None
             name = fields[0].node.name.value

@@ -215,10 +215,17 @@ def _included(node: SelectionNode, variables: dict[str, Any]) -> bool:
 
 
 def _asks_for(
-    nodes: Iterable[SelectionNode], fragments: dict, variables: dict[str, Any], name: str
+    nodes: Iterable[SelectionNode],
+    fragments: dict,
+    variables: dict[str, Any],
+    name: str,
+    seen: set[str] | None = None,
 ) -> bool:
     """Whether the selections under ``nodes`` (fragments included, @skip and @include
-    honoured) ask for the field ``name``."""
+    honoured) ask for the field ``name``. Each fragment is looked into once (``seen``),
+    however often it is spread."""
+    if seen is None:
+        seen = set()
     for node in nodes:
         if node.directives and not _included(node, variables):
             continue
@@ -227,10 +234,13 @@ def _asks_for(
                 return True
             continue
         if isinstance(node, FragmentSpreadNode):
+            if node.name.value in seen:
+                continue  # looked into already: had it asked, the answer was given
+            seen.add(node.name.value)
             node = fragments.get(node.name.value)
             if node is None:  # validation refuses an unknown fragment
                 continue
-        if _asks_for(node.selection_set.selections, fragments, variables, name):
+        if _asks_for(node.selection_set.selections, fragments, variables, name, seen):
             return True
     return False
 
