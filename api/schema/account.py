@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -18,6 +19,8 @@ from api.services.cards import CardView
 from api.services.channels import ChannelLoginError
 from api.services.errors import DomainError, ErrorCode
 from providers import CardKind as DomainCardKind
+
+log = logging.getLogger("cardcash.login")
 
 
 @strawberry.enum(description="Whether a card is a credit card or a debit card.")
@@ -132,11 +135,15 @@ async def resolve_login(
             domain_catalog.Channel(input.channel.value), input.code
         )
     except ChannelLoginError as exc:
-        return error_member(
-            DomainError(ErrorCode(exc.code.value), exc.message, retry_after=exc.retry_after)
+        # The channel's message is for operators (safe to log, see ChannelLoginError); users
+        # read the code's, in their language.
+        log.info("sign-in refused: %s", exc)
+        error = DomainError(
+            ErrorCode(exc.code.value), retry_after=exc.retry_after, channel_message=exc.message
         )
+        return error_member(error, info.context.language)
     except DomainError as exc:
-        return error_member(exc)
+        return error_member(exc, info.context.language)
     info.context.account = signed_in.account
     return LoginSuccess(
         token=signed_in.token, expires_at=signed_in.expires_at, viewer=Viewer.of(signed_in.account)

@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from api import messages
 from api.observability import note_error_result
 from api.schema.extensions import is_unexpected
 from api.services.errors import DomainError
@@ -151,7 +152,10 @@ class ErrorCode(Enum):
 @strawberry.interface(description="What every error member of a result union carries.")
 class Error:
     code: ErrorCode = strawberry.field(description="Why the request was refused.")
-    message: str = strawberry.field(description="A sentence to show the user.")
+    message: str = strawberry.field(
+        description="A sentence to show the user, in the request's Accept-Language (zh-CN or "
+        "en; zh-CN when it names neither). Branch on `code`, never on this text."
+    )
 
 
 @strawberry.type(description="An input is malformed or out of bounds.")
@@ -258,8 +262,9 @@ _DETAILS = {
 }
 
 
-def error_member(error: DomainError) -> Error:
-    """The GraphQL error member for a domain error."""
+def error_member(error: DomainError, language: str = messages.DEFAULT_LANGUAGE) -> Error:
+    """The GraphQL error member for a domain error, its message in ``language`` (the
+    request's: ``info.context.language``)."""
     cls = ERROR_TYPES[error.code.value]
     note_error_result(error.code.value)
     fields = {f.name for f in dataclasses.fields(cls)} - {"code", "message"}
@@ -272,4 +277,4 @@ def error_member(error: DomainError) -> Error:
         values["retry_after_seconds"] = max(1, math.ceil(values["retry_after_seconds"]))
     elif cls is RateLimitedError:
         values["retry_after_seconds"] = 1
-    return cls(code=ErrorCode(error.code.value), message=error.message, **values)
+    return cls(code=ErrorCode(error.code.value), message=error.text(language), **values)

@@ -279,6 +279,8 @@ def offer_loader(info: Info, account: Account) -> DataLoader:
     if "offers" not in loaders:
         banks = info.context.services.banks
         cards = info.context.services.cards
+        # Not info itself: the loader lives in info.context, a cycle through the closure.
+        language = info.context.language
 
         async def load(codes: list[str]) -> list[CashAdvanceOffer | BankError | CardError]:
             # One round of card lists for all banks (when stale), one read of the cards.
@@ -291,7 +293,7 @@ def offer_loader(info: Info, account: Account) -> DataLoader:
                 try:
                     return CashAdvanceOffer.of(await banks.offer(account, code, by_bank))
                 except DomainError as exc:
-                    return error_member(exc)
+                    return error_member(exc, language)
 
             return list(await asyncio.gather(*(one(c) for c in codes)))
 

@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from api import messages
 from api.schema.account import Card
 from api.schema.auth import require_account
 from api.schema.catalog import Bank, bank_for
@@ -225,7 +226,6 @@ class Withdrawal:
     purpose: FundPurpose = strawberry.field(description="The declared use of the money.")
     repayment_type: RepaymentType = strawberry.field(description="Single month or installments.")
     periods: int = strawberry.field(description="Number of payments.")
-    failure_reason: str | None = strawberry.field(description="Why it failed, when it did.")
     failure_code: str | None = strawberry.field(
         description="A stable code for the failure, when it failed."
     )
@@ -243,6 +243,15 @@ class Withdrawal:
     created_at: datetime = strawberry.field(description="When it was requested.")
     updated_at: datetime = strawberry.field(description="When its status last changed.")
     view: strawberry.Private[WithdrawalView]
+
+    @strawberry.field(
+        description="Why it failed, a sentence for the user in the request's language "
+        "(Accept-Language); null unless it failed."
+    )
+    def failure_reason(self, info: Info) -> str | None:
+        if self.failure_code is None and self.view.failure_reason is None:
+            return None
+        return messages.failure_text(self.failure_code, info.context.language)
 
     @strawberry.field(description="The bank paying out.")
     async def bank(self, info: Info) -> Bank:
@@ -287,7 +296,6 @@ class Withdrawal:
             purpose=FundPurpose(w.purpose.value),
             repayment_type=RepaymentType(w.repayment_type.value),
             periods=w.periods,
-            failure_reason=w.failure_reason,
             failure_code=w.failure_code,
             bank_reference=w.bank_reference,
             expected_arrival=w.expected_arrival,
@@ -444,7 +452,7 @@ async def _guarded(info: Info, action, *, money: bool = True):
             await info.context.services.limits.check_money(account.id, info.context.client_address)
         return await action()
     except DomainError as exc:
-        return error_member(exc)
+        return error_member(exc, info.context.language)
 
 
 async def resolve_create_quote(
@@ -456,9 +464,7 @@ async def resolve_create_quote(
     async def act():
         amount = input.amount
         if isinstance(amount, UnparsableDecimal):
-            raise DomainError(
-                ErrorCode.VALIDATION, "the amount must be a number like 1000.00", field="amount"
-            )
+            raise DomainError(ErrorCode.VALIDATION, "amount_format", field="amount")
         quote = await info.context.services.quotes.create(
             account,
             bank_code=input.bank_code,
@@ -466,6 +472,7 @@ async def resolve_create_quote(
             amount=amount,
             repayment_type=DomainRepaymentType(input.repayment_type.value),
             periods=input.periods,
+            language=info.context.language,
         )
         return Quote.of(quote)
 

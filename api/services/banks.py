@@ -52,15 +52,13 @@ def bank_error(error: ProviderError, bank_code: str) -> DomainError:
     """The user-facing error for a bank's error; outages become a retryable BANK_UNAVAILABLE."""
     code = _FROM_PROVIDER.get(error.code)
     if code is None:
-        return DomainError(
-            ErrorCode.BANK_UNAVAILABLE,
-            "the bank is not answering right now; try again later",
-            bank_code=bank_code,
-            retryable=True,
-        )
+        return DomainError(ErrorCode.BANK_UNAVAILABLE, bank_code=bank_code, retryable=True)
     field = _FIELDS.get(code)
     details = {"field": field} if field else {}
-    return DomainError(code, error.message, bank_code=bank_code, retryable=False, **details)
+    # The bank's own words are for operators (logs, events), not a sentence for users.
+    return DomainError(
+        code, bank_code=bank_code, retryable=False, bank_message=error.message, **details
+    )
 
 
 #: The input a bank's refusal is about, so that a form can point at it.
@@ -254,9 +252,7 @@ class Banks:
         else:
             card = cards.get(bank_code)
         if card is None:
-            raise DomainError(
-                ErrorCode.CARD_NOT_FOUND, f"no {listing.name} credit card found for you"
-            )
+            raise DomainError(ErrorCode.CARD_NOT_FOUND, "none_at_bank", bank=listing.name)
         try:
             offer = await provider.get_offer(account.customer, card.card_ref)
         except ProviderError as exc:
@@ -281,33 +277,26 @@ class Banks:
         """The bank and its provider, or why the user cannot use it."""
         listing = await self._catalog.bank(bank_code, account.channel)
         if listing is None:
-            raise DomainError(
-                ErrorCode.BANK_NOT_FOUND, "no such bank on this channel", bank_code=bank_code
-            )
+            raise DomainError(ErrorCode.BANK_NOT_FOUND, bank_code=bank_code)
         reason = self.unusable(listing, account)
         if reason is Unusable.BANK_NOT_LOADED:
             raise DomainError(
                 ErrorCode.BANK_UNAVAILABLE,
-                f"{listing.name} cannot be reached right now",
+                "unreachable",
                 bank_code=bank_code,
+                bank=listing.name,
                 retryable=True,
             )
         if reason is not None:
+            # The catalogs' BANK_NOT_AVAILABLE.<reason>, e.g. BANK_NOT_AVAILABLE.NOT_IN_PILOT.
             raise DomainError(
                 ErrorCode.BANK_NOT_AVAILABLE,
-                _NOT_AVAILABLE[reason].format(name=listing.name),
+                reason.value,
                 bank_code=bank_code,
+                bank=listing.name,
                 reason=reason,
             )
         provider = self._registry.get(bank_code)
         assert provider is not None  # unusable() checked it is loaded
         return listing, provider
 
-
-_NOT_AVAILABLE = {
-    Unusable.COMING_SOON: "{name} is not available on this channel yet",
-    Unusable.SUSPENDED: "{name} is suspended on this channel for now",
-    Unusable.SIGN_IN_FOR_PILOT: "{name} is open to a pilot group for now; sign in to see if you are in it",
-    Unusable.NOT_IN_PILOT: "{name} is open to a small pilot group for now, not yet to you",
-    Unusable.BANK_DISABLED: "{name} is switched off on this service for now",
-}

@@ -181,7 +181,7 @@ class Cards:
     async def owned(self, account: Account, card_id: str, kind: CardKind) -> CardView:
         """The user's card with this id, or CARD_NOT_FOUND (someone else's card included)."""
         if not is_id("card", card_id):
-            raise DomainError(ErrorCode.CARD_NOT_FOUND, "no such card", field="cardId")
+            raise DomainError(ErrorCode.CARD_NOT_FOUND, field="cardId")
         view = self._known.get(card_id)
         if view is None:
             async with self._db.read() as session:
@@ -189,11 +189,8 @@ class Cards:
             if card is not None:
                 view = self._known.put(card_id, _view(card))
         if view is None or view.user_id != account.id or view.kind is not kind:
-            raise DomainError(
-                ErrorCode.CARD_NOT_FOUND,
-                f"no {kind.value.lower()} card with this id",
-                field="cardId",
-            )
+            reason = "credit" if kind is CardKind.CREDIT else "debit"
+            raise DomainError(ErrorCode.CARD_NOT_FOUND, reason, field="cardId")
         return view
 
     async def by_ids(self, ids: list[str]) -> dict[str, CardView]:

@@ -3,8 +3,13 @@ union, so clients can enumerate every failure from the schema."""
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Any
+
+from api import messages
+
+log = logging.getLogger("cardcash.errors")
 
 
 class ErrorCode(StrEnum):
@@ -49,12 +54,31 @@ class ErrorCode(StrEnum):
 class DomainError(Exception):
     """A refusal the user can understand and act on.
 
-    ``details`` carry what the client needs to act: ``field`` for validation, ``retry_after``
-    seconds, ``attempts_left``, ``current_status``, ``bank_code``.
+    ``reason`` picks the user's message in the catalogs (:mod:`api.messages`): the entry
+    ``<CODE>.<reason>``, or the code's own ``<CODE>`` without one. ``details`` fill the
+    message's placeholders and carry what the client needs to act: ``field`` for validation,
+    ``retry_after`` seconds, ``attempts_left``, ``current_status``, ``bank_code``.
     """
 
-    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
-        super().__init__(f"{code.value}: {message}")
+    def __init__(self, code: ErrorCode, reason: str | None = None, /, **details: Any) -> None:
         self.code = code
-        self.message = message
+        self.key = f"{code.value}.{reason}" if reason else code.value
         self.details = details
+        super().__init__(f"{code.value}: {self.message}")
+
+    def text(self, language: str = messages.DEFAULT_LANGUAGE) -> str:
+        """The message to show the user, in ``language``."""
+        key = self.key
+        if not messages.has(key):
+            log.warning("no message %r in the catalogs; showing %s's", key, self.code.value)
+            key = self.code.value
+        try:
+            return messages.text(key, language, **self.details)
+        except KeyError as missing:
+            log.warning("message %r lacks %s; showing %s's", key, missing, self.code.value)
+            return messages.text(self.code.value, language)
+
+    @property
+    def message(self) -> str:
+        """The message in English, for logs and operators' answers."""
+        return self.text("en")

@@ -70,6 +70,5 @@ class RateLimits:
         if wait is not None:
             raise DomainError(
                 ErrorCode.RATE_LIMITED,
-                "too many requests; wait a moment and try again",
                 retry_after=wait,
             )

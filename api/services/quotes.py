@@ -14,6 +14,7 @@ from sqlalchemy import Row, bindparam, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
+from api import messages
 from api.services.accounts import Account
 from api.services.banks import Banks, bank_error, today_in_china
 from api.services.cards import Cards
@@ -128,32 +129,24 @@ def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
 def check_amount(amount: object, field: str = "amount") -> Decimal:
     """A positive yuan amount with at most two decimals, or a VALIDATION error."""
     if not isinstance(amount, Decimal):
-        raise DomainError(
-            ErrorCode.VALIDATION, "the amount must be a number like 1000.00", field=field
-        )
+        raise DomainError(ErrorCode.VALIDATION, "amount_format", field=field)
     if amount <= 0:
-        raise DomainError(ErrorCode.VALIDATION, "the amount must be more than zero", field=field)
+        raise DomainError(ErrorCode.VALIDATION, "amount_not_positive", field=field)
     # The range first: quantize() refuses (InvalidOperation) a number of more digits than
     # the decimal context holds, which only an amount far out of range can have.
     if amount > MAX_AMOUNT:
-        raise DomainError(
-            ErrorCode.AMOUNT_OUT_OF_RANGE, f"the amount is above {MAX_AMOUNT:.2f}", field=field
-        )
+        raise DomainError(ErrorCode.AMOUNT_OUT_OF_RANGE, "above_max", field=field, max=MAX_AMOUNT)
     if amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(
-            ErrorCode.VALIDATION, "the amount has more than two decimals", field=field
-        )
+        raise DomainError(ErrorCode.VALIDATION, "amount_decimals", field=field)
     return amount.quantize(Decimal("0.01"))
 
 
 def check_tenor(repayment_type: RepaymentType, periods: int) -> None:
     if repayment_type is RepaymentType.SINGLE_MONTH and periods != 1:
-        raise DomainError(ErrorCode.VALIDATION, "SINGLE_MONTH uses periods: 1", field="periods")
+        raise DomainError(ErrorCode.VALIDATION, "single_month_periods", field="periods")
     if repayment_type is RepaymentType.INSTALLMENT and not 2 <= periods <= MAX_PERIODS:
         raise DomainError(
-            ErrorCode.VALIDATION,
-            f"installments have between 2 and {MAX_PERIODS} periods",
-            field="periods",
+            ErrorCode.VALIDATION, "installment_periods", field="periods", max=MAX_PERIODS
         )
 
 
@@ -201,16 +194,16 @@ class Quotes:
         amount: object,
         repayment_type: RepaymentType,
         periods: int,
+        language: str = messages.DEFAULT_LANGUAGE,
     ) -> QuoteView:
+        """A priced quote; its disclosure is written in ``language``, as the user reads it."""
         amount = check_amount(amount)
         check_tenor(repayment_type, periods)
         listing, provider = await self._banks.usable(account, bank_code)
         card = await self._cards.owned(account, credit_card_id, CardKind.CREDIT)
         if card.provider_code != bank_code:
             raise DomainError(
-                ErrorCode.CARD_NOT_FOUND,
-                f"this card is not a {listing.name} card",
-                field="creditCardId",
+                ErrorCode.CARD_NOT_FOUND, "other_bank", field="creditCardId", bank=listing.name
             )
         start = today_in_china()
         # The offer carries the bounds of each tenor (the 2022 notice's minimum and maximum
@@ -238,7 +231,7 @@ class Quotes:
             log.error("bank %s quoted an unusable schedule: %s", bank_code, problem)
             raise DomainError(
                 ErrorCode.BANK_UNAVAILABLE,
-                "the bank's trial calculation could not be checked; try again later",
+                "unchecked_quote",
                 bank_code=bank_code,
                 retryable=True,
             )
@@ -280,6 +273,7 @@ class Quotes:
                 total_fee=sums.fee,
                 total_repayment=sums.repayment,
                 agreement_summary=result.agreement_summary,
+                language=language,
             ),
             created_at=now,
             expires_at=now + self._ttl,
@@ -300,7 +294,7 @@ class Quotes:
                 quote = self._recent.put(quote_id, quote_view(row)) if row else None
             if quote is not None and quote.user_id == account.id:
                 return quote
-        raise DomainError(ErrorCode.QUOTE_NOT_FOUND, "no such quote", field="quoteId")
+        raise DomainError(ErrorCode.QUOTE_NOT_FOUND, field="quoteId")
 
     async def by_ids(self, ids: list[str]) -> dict[str, QuoteView]:
         async with self._db.read() as session:

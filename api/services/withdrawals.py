@@ -212,7 +212,7 @@ def _uncursor(cursor: str) -> tuple[datetime, str]:
         created, wid = raw.split("|", 1)
         return datetime.fromisoformat(created), wid
     except (ValueError, UnicodeDecodeError):
-        raise DomainError(ErrorCode.VALIDATION, "the cursor is not valid", field="after") from None
+        raise DomainError(ErrorCode.VALIDATION, "cursor", field="after") from None
 
 
 def request_fingerprint(*parts: str) -> str:
@@ -249,9 +249,7 @@ class Withdrawals:
         """The viewer's withdrawal, or WITHDRAWAL_NOT_FOUND (someone else's included)."""
         row = await self._load(withdrawal_id) if is_id("withdrawal", withdrawal_id) else None
         if row is None or row.user_id != account.id:
-            raise DomainError(
-                ErrorCode.WITHDRAWAL_NOT_FOUND, "no such withdrawal", field="withdrawalId"
-            )
+            raise DomainError(ErrorCode.WITHDRAWAL_NOT_FOUND, field="withdrawalId")
         return _view(row)
 
     async def by_id(self, withdrawal_id: str) -> WithdrawalView | None:
@@ -311,7 +309,7 @@ class Withdrawals:
         if not isinstance(idempotency_key, str) or not _KEY.fullmatch(idempotency_key):
             raise DomainError(
                 ErrorCode.VALIDATION,
-                "the idempotency key must be 8-128 of A-Z, a-z, 0-9 and . _ : - (a UUID works)",
+                "idempotency_key",
                 field="idempotencyKey",
             )
         fingerprint = request_fingerprint(
@@ -384,12 +382,10 @@ class Withdrawals:
                 if quote_taken is None:
                     raise DomainError(
                         ErrorCode.CARD_BUSY,
-                        "another withdrawal on this card is being processed; try again in a moment",
                         field="quoteId",
                     ) from None
             raise DomainError(
                 ErrorCode.QUOTE_ALREADY_USED,
-                "this quote was already used for a withdrawal; ask for a new one",
                 field="quoteId",
             ) from None
         await self._feed.publish(withdrawal_id)
@@ -408,13 +404,13 @@ class Withdrawals:
         if not isinstance(code, str) or not _CODE.fullmatch(code):
             raise DomainError(
                 ErrorCode.VALIDATION,
-                "the verification code is 4-8 digits",
+                "verification_code",
                 field="verificationCode",
             )
         if view.status in (Status.PROCESSING, Status.SUCCEEDED):
             return view  # confirmed before: a retry after a lost answer
         if view.status is not Status.VERIFICATION_REQUIRED:
-            raise self._state_error(view, "it is not waiting for a verification code")
+            raise self._state_error(view, "not_awaiting_code")
         limit = self.policy.max_verification_attempts
         async with self._db.write() as session:
             counted = await session.exec(
@@ -428,7 +424,7 @@ class Withdrawals:
             )
         if counted.rowcount != 1:
             view = await self.get(account, withdrawal_id)
-            raise self._state_error(view, "it is not waiting for a verification code")
+            raise self._state_error(view, "not_awaiting_code")
         attempts = view.verification_attempts + 1
         provider = self._provider(view.bank_code)
         try:
@@ -446,9 +442,7 @@ class Withdrawals:
         if view.status is Status.CANCELLED:
             return view
         if view.status is not Status.VERIFICATION_REQUIRED:
-            raise self._state_error(
-                view, "only a withdrawal awaiting verification can be cancelled"
-            )
+            raise self._state_error(view, "not_cancellable")
         try:
             result = await self._provider(view.bank_code).cancel_withdrawal(
                 view.id, expected_amount=view.amount, expected_currency=view.currency
@@ -484,21 +478,21 @@ class Withdrawals:
         """A bank's signed notification. Returns what happened: applied, stale or rejected."""
         provider = self._registry.get(bank_code)
         if provider is None:
-            raise DomainError(ErrorCode.BANK_NOT_FOUND, "unknown bank", bank_code=bank_code)
+            raise DomainError(ErrorCode.BANK_NOT_FOUND, bank_code=bank_code)
         try:
             event = provider.verify_callback(headers, body)
         except ProviderError as exc:
             log.warning("callback from %s refused: %s", bank_code, exc.code.value)
-            raise DomainError(ErrorCode.VALIDATION, "the callback could not be verified") from None
+            raise DomainError(ErrorCode.VALIDATION, "callback_unverified") from None
         row = await self._load(event.request_id) if is_id("withdrawal", event.request_id) else None
         if row is None or row.bank_code != bank_code:
-            raise DomainError(ErrorCode.WITHDRAWAL_NOT_FOUND, "no such withdrawal")
+            raise DomainError(ErrorCode.WITHDRAWAL_NOT_FOUND)
         if event.amount != row.amount or event.currency != row.currency:
             await self._note(
                 row.id, Source.CALLBACK, "integrity check failed: the callback's amount differs"
             )
             log.error("callback for %s reports a different amount; not applied", row.id)
-            raise DomainError(ErrorCode.VALIDATION, "the callback's amount does not match")
+            raise DomainError(ErrorCode.VALIDATION, "callback_amount")
         result = WithdrawalResult(
             event.request_id,
             event.bank_reference,
@@ -592,6 +586,7 @@ class Withdrawals:
                 "failure_reason": (result.failure_reason or None)
                 if result.state.value == "FAILED"
                 else None,
+                **({"failure_code": "BANK_DECLINED"} if result.state.value == "FAILED" else {}),
             },
         )
         if not moved:
@@ -604,7 +599,6 @@ class Withdrawals:
         if provider is None:
             raise DomainError(
                 ErrorCode.BANK_UNAVAILABLE,
-                "the bank cannot be reached right now",
                 bank_code=bank_code,
                 retryable=True,
             )
@@ -614,18 +608,13 @@ class Withdrawals:
         if existing.request_hash != fingerprint:
             raise DomainError(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                "this idempotency key was already used for a different withdrawal",
                 field="idempotencyKey",
                 withdrawal_id=existing.id,
             )
         return _view(existing)
 
     def _state_error(self, view: WithdrawalView, why: str) -> DomainError:
-        return DomainError(
-            ErrorCode.INVALID_STATE,
-            f"the withdrawal is {view.status.value}: {why}",
-            current_status=view.status.value,
-        )
+        return DomainError(ErrorCode.INVALID_STATE, why, current_status=view.status.value)
 
     async def _checked(
         self, account: Account, quote_id: str, debit_card_id: str, accepted_disclosure: str
@@ -633,14 +622,13 @@ class Withdrawals:
         """The quote and both cards of a new withdrawal, once every check has passed."""
         quote = await self._quotes.get(account, quote_id)
         if quote.expired():
-            raise DomainError(
-                ErrorCode.QUOTE_EXPIRED, "the quote has expired; ask for a new one", field="quoteId"
-            )
+            raise DomainError(ErrorCode.QUOTE_EXPIRED, field="quoteId")
         if not accepted_disclosure or accepted_disclosure != quote.disclosure_version:
             raise DomainError(
                 ErrorCode.DISCLOSURE_NOT_ACCEPTED,
-                f"read and accept the quote's disclosure (version {quote.disclosure_version})",
+                "version",
                 field="acceptedDisclosureVersion",
+                version=quote.disclosure_version,
             )
         _, provider = await self._banks.usable(account, quote.bank_code)
         credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
@@ -654,7 +642,6 @@ class Withdrawals:
         if not same_holder:
             raise DomainError(
                 ErrorCode.CARD_NOT_OWNED,
-                "the bank could not confirm this debit card is yours; choose your own card",
                 field="debitCardId",
             )
         return quote, credit, debit
@@ -701,7 +688,10 @@ class Withdrawals:
                 row.id,
                 Status.FAILED,
                 source,
-                changes={"failure_code": mapped.code.value, "failure_reason": mapped.message[:256]},
+                changes={
+                    "failure_code": mapped.code.value,
+                    "failure_reason": (mapped.details.get("bank_message") or mapped.message)[:256],
+                },
                 detail=mapped.code.value,
                 written=written,
             )
@@ -713,7 +703,7 @@ class Withdrawals:
         if exc.code is ProviderErrorCode.VERIFICATION_FAILED and attempts_left > 0:
             raise DomainError(
                 ErrorCode.VERIFICATION_FAILED,
-                "the verification code is wrong",
+                "attempts",
                 attempts_left=attempts_left,
             )
         if exc.code in (ProviderErrorCode.VERIFICATION_FAILED, ProviderErrorCode.TOO_MANY_ATTEMPTS):
@@ -736,7 +726,6 @@ class Withdrawals:
             )
             raise DomainError(
                 ErrorCode.TOO_MANY_ATTEMPTS,
-                "too many wrong verification codes; the withdrawal has failed",
                 attempts_left=0,
             )
         await self._sync_soon(view.id)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
+from api import messages
 from db.models import Withdrawal
 from tests.api.flow import User
 from tests.conftest import FAST_BANKS, make_settings
@@ -42,9 +43,7 @@ async def test_a_second_withdrawal_waits_while_the_card_has_one_in_flight(client
     quote = await user.quote("CEB", "600.00", "SINGLE_MONTH", 1)
     busy = await user.withdraw(quote, key="second-withdrawal-1")
     assert busy["__typename"] == "CardError" and busy["code"] == "CARD_BUSY", busy
-    assert busy["message"] == (
-        "another withdrawal on this card is being processed; try again in a moment"
-    )
+    assert busy["message"] == messages.text("CARD_BUSY", "zh-CN")
     assert await _count(app) == 1
 
     # Once the first has the bank's answer, the same request goes through.
