@@ -162,15 +162,19 @@ def check_tenor_amount(
     if pricing.min_amount is not None and amount < pricing.min_amount:
         raise DomainError(
             ErrorCode.AMOUNT_OUT_OF_RANGE,
-            f"installments over {periods} periods start at {pricing.min_amount:.2f}",
+            "tenor_min",
             field="amount",
+            periods=periods,
+            min=pricing.min_amount,
             bank_code=bank_code,
         )
     if pricing.max_amount is not None and amount > pricing.max_amount:
         raise DomainError(
             ErrorCode.AMOUNT_OUT_OF_RANGE,
-            f"installments over {periods} periods go up to {pricing.max_amount:.2f}",
+            "tenor_max",
             field="amount",
+            periods=periods,
+            max=pricing.max_amount,
             bank_code=bank_code,
         )
 
@@ -238,7 +242,7 @@ class Quotes:
         if lasts_too_long(start, result.schedule):
             raise DomainError(
                 ErrorCode.UNSUPPORTED_TENOR,
-                "this repayment would last more than five years; choose fewer periods",
+                "over_five_years",
                 field="periods",
                 bank_code=bank_code,
             )

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from api import messages
 from providers import ScheduledPayment
 from tests.api.flow import User
 from tests.services.test_apr_oracle import oracle_apr
@@ -132,4 +133,4 @@ async def test_a_schedule_longer_than_five_years_is_refused(client, app):
     user = await User.sign_in(client, "mona")
     quote = await user.quote("CEB", "10000.00", "INSTALLMENT", 12)  # 12 payments, 6 years
     assert quote["code"] == "UNSUPPORTED_TENOR", quote
-    assert "five years" in quote["message"]
+    assert quote["message"] == messages.text("UNSUPPORTED_TENOR.over_five_years")
