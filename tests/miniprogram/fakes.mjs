@@ -114,15 +114,32 @@ export function fakeWx({ user = "alice", frames = "as-sent" } = {}) {
   const store = new Map();
   const socket = sockets();
   let logins = 0;
+  let inFlight = 0;
   const wx = {
     script,
     socket,
     store,
+    maxInFlight: 0,
+    refused: 0,
     get logins() {
       return logins;
     },
     request(options) {
-      const { url, method = "GET", header = {}, data, timeout = 60000, success, fail } = options;
+      // As the runtime: at most ten requests in flight, the eleventh fails at once.
+      if (inFlight >= 10) {
+        wx.refused += 1;
+        setTimeout(() => options.fail && options.fail({ errMsg: "request:fail exceed max task count" }), 0);
+        return;
+      }
+      inFlight += 1;
+      wx.maxInFlight = Math.max(wx.maxInFlight, inFlight);
+      const done = (fn) => (value) => {
+        inFlight -= 1;
+        if (fn) fn(value);
+      };
+      const { url, method = "GET", header = {}, data, timeout = 60000 } = options;
+      const success = done(options.success);
+      const fail = done(options.fail);
       const call = { url, method, headers: header, ...describe(data) };
       script.calls.push(call);
       const behaviour = script.take(call);

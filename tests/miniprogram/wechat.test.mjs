@@ -200,6 +200,19 @@ test("a socket that drops is reopened and the subscription sent again", async ()
   assert.equal(wx.socket.sockets.length, 2);
 });
 
+test("no more than ten requests in flight, as wx.request allows", async () => {
+  const { wx, client } = weChatClient({ user: user("burst") });
+  await client.login();
+  const pages = await Promise.all(
+    Array.from({ length: 25 }, (_, i) => client.request(D.History, { first: 1 + (i % 3) })),
+  );
+  assert.equal(pages.length, 25);
+  assert.ok(pages.every((p) => p.viewer.id));
+  assert.equal(wx.maxInFlight, 10);
+  assert.equal(wx.refused, 0, "the runtime refused requests over its limit");
+  assert.ok(!wx.script.calls.some((c) => c.behaviour !== "pass"));
+});
+
 test("typed errors: a union's error member becomes a coded error with the server's message", async () => {
   const { client } = weChatClient({ user: user("typed") });
   const { offer } = await offerAt(client);

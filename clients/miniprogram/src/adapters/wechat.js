@@ -6,24 +6,27 @@
 // client as they are; `fail` means no HTTP answer (its errMsg says "timeout" for a timeout).
 import { TransportError } from "../errors.js";
 
-export function wechat(wx) {
+/** wx.request refuses more than ten requests in flight ("exceed max task count"). */
+const MAX_IN_FLIGHT = 10;
+
+export function wechat(wx, { maxInFlight = MAX_IN_FLIGHT } = {}) {
+  let inFlight = 0;
+  const waiting = [];
+  const acquire = () =>
+    inFlight < maxInFlight ? (inFlight++, Promise.resolve()) : new Promise((go) => waiting.push(go));
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else inFlight--;
+  };
   return {
-    request({ url, method, headers, body, timeoutMs }) {
-      return new Promise((resolve, reject) => {
-        wx.request({
-          url,
-          method,
-          header: headers,
-          data: body,
-          // Anything but "json" leaves the body as text: the client parses it itself, so a
-          // non-JSON answer (a proxy's error page) is reported, not thrown by the runtime.
-          dataType: "text",
-          responseType: "text",
-          timeout: timeoutMs,
-          success: (res) => resolve({ status: res.statusCode, headers: res.header || {}, body: res.data }),
-          fail: (err) => reject(transportError(err)),
-        });
-      });
+    async request(options) {
+      await acquire();
+      try {
+        return await send(wx, options);
+      } finally {
+        release();
+      }
     },
 
     connect(url, protocols) {
@@ -61,4 +64,22 @@ function transportError(err) {
   // errno 5 / 5010x are the base library's timeouts; older ones only say so in errMsg.
   const timeout = /timeout|超时/i.test(msg) || (err && (err.errno === 5 || err.errno === 600003));
   return new TransportError(timeout ? "timeout" : "network", msg);
+}
+
+function send(wx, { url, method, headers, body, timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    wx.request({
+      url,
+      method,
+      header: headers,
+      data: body,
+      // Anything but "json" leaves the body as text: the client parses it itself, so a
+      // non-JSON answer (a proxy's error page) is reported, not thrown by the runtime.
+      dataType: "text",
+      responseType: "text",
+      timeout: timeoutMs,
+      success: (res) => resolve({ status: res.statusCode, headers: res.header || {}, body: res.data }),
+      fail: (err) => reject(transportError(err)),
+    });
+  });
 }
