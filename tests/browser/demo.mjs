@@ -29,6 +29,7 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+const CJK = /[\u4e00-\u9fff]/;
 const fontSize = (locator) => locator.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
 
 try {
@@ -79,6 +80,7 @@ try {
   await page.locator("#trial").click();
   await page.locator("#error[data-code=AMOUNT_OUT_OF_RANGE]").waitFor();
   facts.amountError = await page.locator("#error").innerText();
+  check(CJK.test(facts.amountError), `the error is not in Chinese: ${facts.amountError}`);
   await shot("04-amount-error");
 
   // The trial calculation with the schedule.
@@ -114,6 +116,7 @@ try {
   await page.locator("#confirm").click();
   await page.locator("#error[data-code=VERIFICATION_FAILED]").waitFor();
   facts.verificationError = await page.locator("#error").innerText();
+  check(CJK.test(facts.verificationError), `the error is not in Chinese: ${facts.verificationError}`);
   await shot("08-verification-error");
   await page.locator("#code").fill("123456");
   await page.locator("#confirm").click();
@@ -164,6 +167,17 @@ try {
   await page.locator("#status[data-status=SUCCEEDED]").waitFor();
   check(await page.locator("#status").innerText() === "Paid out", "status not in English");
   await shot("13-status-en");
+
+  // Errors in English too: the server's message follows the page's language.
+  await page.getByRole("button", { name: "New withdrawal" }).click();
+  await page.locator(".bank[data-bank=CEB]").click();
+  await page.locator(".option input[data-type=SINGLE_MONTH]").check();
+  await page.locator("#amount").fill("1");
+  await page.locator("#trial").click();
+  await page.locator("#error[data-code=AMOUNT_OUT_OF_RANGE]").waitFor();
+  facts.amountErrorEn = await page.locator("#error").innerText();
+  check(!CJK.test(facts.amountErrorEn), `the error is not in English: ${facts.amountErrorEn}`);
+  await shot("14-error-en");
 
   await record.collect();
   ok = record.blocked.length === 0 && record.violations.length === 0 && record.errors.length === 0;

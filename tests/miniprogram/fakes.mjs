@@ -96,6 +96,7 @@ function openSocket(url, protocols, frames, record) {
     on: (name, fn) => listeners[name].push(fn),
     send(data) {
       record.sent.push(typeof data === "string" ? "text" : "binary");
+      record.messages.push(typeof data === "string" ? JSON.parse(data) : null);
       ws.send(data);
     },
     close(code, reason) {
@@ -105,7 +106,7 @@ function openSocket(url, protocols, frames, record) {
 }
 
 function sockets() {
-  return { sockets: [], received: [], delivered: [], sent: [] };
+  return { sockets: [], received: [], delivered: [], sent: [], messages: [] };
 }
 
 /** `wx` as the WeChat runtime gives it: request, connectSocket, login, sync storage. */

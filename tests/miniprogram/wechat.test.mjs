@@ -69,6 +69,10 @@ for (const frames of ["binary", "text", "as-sent"]) {
     assert.ok(withdrawal.events.some((e) => e.toStatus === "SUCCEEDED"));
 
     assert.ok(wx.socket.sent.length > 0 && wx.socket.sent.every((k) => k === "text"), "the client sends text frames");
+    const init = wx.socket.messages[0];
+    assert.equal(init.type, "connection_init");
+    assert.equal(init.payload["Accept-Language"], "zh-CN");
+    assert.match(init.payload.Authorization, /^Bearer /);
     const delivered = new Set(wx.socket.delivered);
     if (frames === "binary") assert.deepEqual([...delivered], ["ArrayBuffer"]);
     if (frames === "text") assert.deepEqual([...delivered], ["string"]);

@@ -69,7 +69,9 @@ export class Subscriptions {
     }, this.ackTimeoutMs);
     socket.onOpen(() => {
       const token = this.client._token();
-      const payload = token ? { Authorization: `Bearer ${token}` } : {};
+      // The server picks the language of failure reasons and errors from connection_init.
+      const payload = { "Accept-Language": this.client.locale };
+      if (token) payload.Authorization = `Bearer ${token}`;
       this._raw({ type: "connection_init", payload }, socket);
     });
     socket.onMessage((data) => {
