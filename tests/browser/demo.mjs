@@ -141,6 +141,7 @@ try {
   const all = await page.locator("#history .history-item").count();
   const ids = await page.locator("#history .history-item").evaluateAll((els) => els.map((e) => e.dataset.id));
   check(new Set(ids).size === all, "a withdrawal listed twice across pages");
+  check(await page.locator("#more").isHidden(), "'load more' still offered after the last page");
   steps.push(`history ${firstPage} + ${all - firstPage}`);
   facts.historyItems = all;
   await shot("11-history-more");
