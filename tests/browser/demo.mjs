@@ -81,6 +81,7 @@ try {
   await page.locator("#error[data-code=AMOUNT_OUT_OF_RANGE]").waitFor();
   facts.amountError = await page.locator("#error").innerText();
   check(CJK.test(facts.amountError), `the error is not in Chinese: ${facts.amountError}`);
+  check(!/null|undefined/.test(facts.amountError), `the error shows a placeholder: ${facts.amountError}`);
   await shot("04-amount-error");
 
   // The trial calculation with the schedule.

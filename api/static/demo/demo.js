@@ -92,11 +92,10 @@ const bankName = (b) => (state.lang === "en" ? b.nameEn : b.name);
 /** Shows a coded error: the server's (or the client's) message for the user, and the code. */
 function showError(error) {
   const box = $("error");
-  box.replaceChildren(
-    h("strong", { class: "error-message" }, error.message || error.code),
-    error.attemptsLeft !== undefined && error.attemptsLeft !== null ? h("span", {}, ` ${t("attemptsLeft", error.attemptsLeft)}`) : null,
-    h("code", { class: "error-code" }, error.code || "ERROR"),
-  );
+  const parts = [h("strong", { class: "error-message" }, error.message || error.code)];
+  if (typeof error.attemptsLeft === "number") parts.push(h("span", {}, t("attemptsLeft", error.attemptsLeft)));
+  parts.push(h("code", { class: "error-code" }, error.code || "ERROR"));
+  box.replaceChildren(...parts);
   box.dataset.code = error.code || "";
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
