@@ -42,6 +42,7 @@ from providers.integrity import (
     check_quote,
     check_schedule,
     check_withdrawal,
+    checked_error,
 )
 from providers.scrub import scrub_card_numbers
 from providers.types import (
@@ -324,7 +325,7 @@ class GuardedProvider:
             event = check_callback_event(self.provider.verify_callback(headers, body))
         except ProviderError as error:
             self._observe("verify_callback", error.code.value, started)
-            raise
+            raise self._checked("verify_callback", error) from None
         except Exception as error:  # noqa: BLE001 - a plugin bug must not become a 500
             self._log_unexpected("verify_callback", error)
             self._observe("verify_callback", ProviderErrorCode.INVALID_RESPONSE.value, started)
@@ -348,7 +349,7 @@ class GuardedProvider:
         except TimeoutError:
             return Health(ok=False, detail="health check timed out")
         except ProviderError as error:
-            return Health(ok=False, detail=error.message)
+            return Health(ok=False, detail=checked_error(error).message)
         except Exception as error:  # noqa: BLE001 - health reports, never raises
             self._log_unexpected("health", error)
             return Health(ok=False, detail=f"health check raised {type(error).__name__}")
@@ -429,6 +430,8 @@ class GuardedProvider:
         return result
 
     def _checked(self, method: str, error: ProviderError) -> ProviderError:
+        """The error to pass on: a contract violation logged, a plugin's own error with its
+        message cleaned and bounded (it may quote whatever the bank's API said)."""
         if isinstance(error, ContractViolation):
             level = logging.ERROR if error.integrity else logging.WARNING
             kind = "integrity event" if error.integrity else "contract violation"
@@ -436,7 +439,8 @@ class GuardedProvider:
                 level, "%s: bank=%s method=%s: %s", kind, self.code, method,
                 scrub_card_numbers(error.message),
             )
-        return error
+            return error
+        return checked_error(error)
 
     def _log_unexpected(self, method: str, error: BaseException) -> None:
         # Format ourselves instead of exc_info=...: the message and traceback may quote

@@ -9,17 +9,29 @@ amount and currency that were asked. A difference is never treated as a success.
 Every check raises :class:`ContractViolation` (a ``ProviderError`` with code
 ``INVALID_RESPONSE``). The service may use :func:`check_withdrawal` for callbacks too, with the
 amount from its own records.
+
+Text a bank returns is bounded, the same whatever database cardcash runs on:
+
+- an *identifier* (``bank_reference``, ``card_ref``, ``issuer_code``, ``agreement_version``,
+  ``currency``) is kept and matched as it is, so one that is too long, holds a control
+  character, or a full card number, is a contract violation;
+- *text for display* (``failure_reason``, ``product_name``, ``arrival_description``,
+  ``agreement_summary``, an error's message, a health detail) is cleaned instead: control
+  characters become spaces, a full card number is masked to its last four digits, and text
+  past its limit is cut. A check returns the answer with its text so cleaned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from providers.errors import ProviderError, ProviderErrorCode
-from providers.scrub import contains_card_number
+from providers.scrub import contains_card_number, mask_card_numbers
 from providers.types import (
     CallbackEvent,
     CardInfo,
@@ -35,7 +47,25 @@ from providers.types import (
     WithdrawalState,
 )
 
+T = TypeVar("T", WithdrawalResult, CallbackEvent)
 _CENT = Decimal("0.01")
+
+#: Longest identifier of its kind a bank may return (what cardcash stores of it).
+MAX_REFERENCE_LENGTH = 128
+"""``bank_reference`` and ``card_ref``."""
+MAX_ISSUER_CODE_LENGTH = 16
+MAX_AGREEMENT_VERSION_LENGTH = 64
+
+#: How much of a bank's text for display is kept; the rest is cut.
+MAX_REASON_LENGTH = 200
+"""``failure_reason``, a ``ProviderError``'s message, a health detail."""
+MAX_PRODUCT_NAME_LENGTH = 64
+MAX_ARRIVAL_DESCRIPTION_LENGTH = 200
+MAX_AGREEMENT_SUMMARY_LENGTH = 2000
+
+# C0 and C1 controls, DEL, and lone surrogates (which no database can store as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class ContractViolation(ProviderError):
@@ -82,28 +112,73 @@ def _check_rate(value: Any, what: str) -> None:
         raise ContractViolation(f"{what} must be a finite, non-negative rate")
 
 
-def _check_text(value: Any, what: str, *, required: bool = True) -> None:
+def _check_text(value: Any, what: str, *, max_length: int, required: bool = True) -> None:
+    """An identifier: kept as it is, so refused unless fit to keep."""
     _expect_type(value, str, what)
     if required and not value:
         raise ContractViolation(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise ContractViolation(f"{what} is {len(value)} characters long; at most {max_length}")
+    if _CONTROL.search(value):
+        raise ContractViolation(f"{what} contains a control character")
     # Refuse rather than store: cardcash must never keep a full card number.
     if contains_card_number(value):
         raise ContractViolation(f"{what} contains what looks like a full card number")
 
 
+def display_text(value: str, max_length: int) -> str:
+    """A bank's text for display, fit to store and show: controls as spaces, full card
+    numbers masked, at most ``max_length`` characters (cut with "…").
+
+    Example::
+
+        >>> display_text("card 4111 1111 1111 1111\\nfrozen", 200)
+        'card ****1111 frozen'
+    """
+    text = mask_card_numbers(_CONTROL.sub(" ", value)).strip()
+    text = " ".join(text.split()) if "  " in text else text
+    if len(text) > max_length:
+        text = text[: max_length - 1].rstrip() + "…"
+    return text
+
+
+def _display(value: Any, what: str, max_length: int, *, optional: bool = False) -> Any:
+    if optional and value is None:
+        return None
+    _expect_type(value, str, what)
+    return display_text(value, max_length)
+
+
+def _cleaned(answer: Any, **text: Any) -> Any:
+    """``answer`` with its display fields replaced by their cleaned text (itself when none
+    changed: most answers are clean, and are passed on as they came)."""
+    changed = {k: v for k, v in text.items() if getattr(answer, k) != v}
+    return dataclasses.replace(answer, **changed) if changed else answer
+
+
+def _check_currency(value: Any, what: str = "currency") -> None:
+    _expect_type(value, str, what)
+    if not _CURRENCY.fullmatch(value):
+        raise ContractViolation(f"{what} must be three capital letters (ISO 4217)")
+
+
 def check_cards(cards: Any) -> list[CardInfo]:
     """A list (or tuple) of :class:`CardInfo` with masked numbers only."""
     _expect_type(cards, (list, tuple), "list_cards result")
+    checked = []
     for card in cards:
         _expect_type(card, CardInfo, "card")
-        _check_text(card.card_ref, "card_ref")
+        _check_text(card.card_ref, "card_ref", max_length=MAX_REFERENCE_LENGTH)
         _expect_type(card.kind, CardKind, "card kind")
-        _check_text(card.issuer_code, "issuer_code")
+        _check_text(card.issuer_code, "issuer_code", max_length=MAX_ISSUER_CODE_LENGTH)
         _expect_type(card.last4, str, "last4")
-        if len(card.last4) != 4 or not card.last4.isdigit():
+        if len(card.last4) != 4 or not (card.last4.isascii() and card.last4.isdigit()):
             raise ContractViolation("last4 must be exactly four digits")
-        _check_text(card.product_name, "product_name", required=False)
-    return list(cards)
+        checked.append(_cleaned(
+            card,
+            product_name=_display(card.product_name, "product_name", MAX_PRODUCT_NAME_LENGTH),
+        ))
+    return checked
 
 
 def check_offer(offer: Any, card_ref: str) -> Offer:
@@ -111,7 +186,7 @@ def check_offer(offer: Any, card_ref: str) -> Offer:
     _expect_type(offer, Offer, "get_offer result")
     if offer.card_ref != card_ref:
         raise ContractViolation("offer is for another card", integrity=True)
-    _expect_type(offer.currency, str, "currency")
+    _check_currency(offer.currency)
     for name in ("credit_limit", "available_limit", "min_amount", "max_amount", "daily_remaining"):
         check_money(getattr(offer, name), name)
     if offer.min_amount > offer.max_amount:
@@ -136,8 +211,9 @@ def check_offer(offer: Any, card_ref: str) -> Offer:
                 check_money(getattr(pricing, name), f"installment {name}", positive=True)
         if pricing.min_amount and pricing.max_amount and pricing.min_amount > pricing.max_amount:
             raise ContractViolation("an installment's min_amount is above its max_amount")
-    _expect_type(offer.arrival_description, str, "arrival_description")
-    return offer
+    return _cleaned(offer, arrival_description=_display(
+        offer.arrival_description, "arrival_description", MAX_ARRIVAL_DESCRIPTION_LENGTH
+    ))
 
 
 def check_quote(result: Any, request: QuoteRequest) -> QuoteResult:
@@ -149,9 +225,12 @@ def check_quote(result: Any, request: QuoteRequest) -> QuoteResult:
     if (result.repayment_type, result.periods) != (request.repayment_type, request.periods):
         raise ContractViolation("quote is for another repayment type or tenor", integrity=True)
     _check_schedule(result.schedule, result.amount, result.periods)
-    _check_text(result.agreement_version, "agreement_version")
-    _expect_type(result.agreement_summary, str, "agreement_summary")
-    return result
+    _check_text(
+        result.agreement_version, "agreement_version", max_length=MAX_AGREEMENT_VERSION_LENGTH
+    )
+    return _cleaned(result, agreement_summary=_display(
+        result.agreement_summary, "agreement_summary", MAX_AGREEMENT_SUMMARY_LENGTH
+    ))
 
 
 def check_schedule(schedule: Any, amount: Decimal, periods: int) -> tuple[ScheduledPayment, ...]:
@@ -188,7 +267,7 @@ def check_withdrawal(
         check_withdrawal(result, request_id="w-1", amount=Decimal("500.00"), currency="CNY")
     """
     _expect_type(result, WithdrawalResult, "withdrawal result")
-    _check_withdrawal_fields(result)
+    result = _check_withdrawal_fields(result)
     _check_same_withdrawal(result, request_id=request_id, amount=amount, currency=currency)
     _expect_type(result.expected_arrival, (datetime, type(None)), "expected_arrival")
     return result
@@ -197,18 +276,23 @@ def check_withdrawal(
 def check_callback_event(event: Any) -> CallbackEvent:
     """A well-typed :class:`CallbackEvent` (the service checks it against its own records)."""
     _expect_type(event, CallbackEvent, "callback event")
-    _check_withdrawal_fields(event)
+    event = _check_withdrawal_fields(event)
     _expect_type(event.occurred_at, datetime, "occurred_at")
     return event
 
 
-def _check_withdrawal_fields(result: WithdrawalResult | CallbackEvent) -> None:
-    _expect_type(result.request_id, str, "request_id")
-    _check_text(result.bank_reference, "bank_reference")
+def _check_withdrawal_fields(result: T) -> T:
+    # The request id is cardcash's own, echoed: one that is not is caught as another
+    # withdrawal's (or, in a callback, as unknown); bounded here so that nothing longer is
+    # ever looked up or quoted.
+    _check_text(result.request_id, "request_id", max_length=MAX_REFERENCE_LENGTH)
+    _check_text(result.bank_reference, "bank_reference", max_length=MAX_REFERENCE_LENGTH)
     _expect_type(result.state, WithdrawalState, "state")
     check_money(result.amount, "amount", positive=True)
-    _expect_type(result.currency, str, "currency")
-    _expect_type(result.failure_reason, (str, type(None)), "failure_reason")
+    _check_currency(result.currency)
+    return _cleaned(result, failure_reason=_display(
+        result.failure_reason, "failure_reason", MAX_REASON_LENGTH, optional=True
+    ))
 
 
 def _check_same_withdrawal(
@@ -227,10 +311,21 @@ def _check_same_withdrawal(
 
 
 def check_health(health: Any) -> Health:
-    """A :class:`Health`."""
+    """A :class:`Health`, its detail cleaned like a reason."""
     _expect_type(health, Health, "health result")
     _expect_type(health.ok, bool, "health ok")
-    return health
+    return _cleaned(health, detail=_display(health.detail, "health detail", MAX_REASON_LENGTH))
+
+
+def checked_error(error: ProviderError) -> ProviderError:
+    """A plugin's :class:`ProviderError` with its message fit to show: cleaned and bounded
+    like a reason (the same error when it already is)."""
+    message = (
+        display_text(error.message, MAX_REASON_LENGTH) if isinstance(error.message, str) else ""
+    )
+    if message == error.message:
+        return error
+    return ProviderError(error.code, message)
 
 
 def check_bool(value: Any, what: str) -> bool:
@@ -240,7 +335,16 @@ def check_bool(value: Any, what: str) -> bool:
 
 
 __all__: Sequence[str] = (
+    "MAX_AGREEMENT_SUMMARY_LENGTH",
+    "MAX_AGREEMENT_VERSION_LENGTH",
+    "MAX_ARRIVAL_DESCRIPTION_LENGTH",
+    "MAX_ISSUER_CODE_LENGTH",
+    "MAX_PRODUCT_NAME_LENGTH",
+    "MAX_REASON_LENGTH",
+    "MAX_REFERENCE_LENGTH",
     "ContractViolation",
+    "checked_error",
+    "display_text",
     "check_bool",
     "check_callback_event",
     "check_cards",

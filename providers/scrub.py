@@ -41,6 +41,31 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_numbers(text: str):
+    for match in _PAN_LIKE.finditer(text):
+        digits = re.sub(r"[^0-9]", "", match.group(0))
+        if len(digits) >= 13 and _luhn_valid(digits):
+            yield match, digits
+
+
+def mask_card_numbers(text: str) -> str:
+    """Mask, to their last four digits, the digit runs :func:`contains_card_number` finds.
+
+    For text that is kept and shown (a bank's failure reason): a reference or amount that is
+    not a card number stays readable, unlike with :func:`scrub_card_numbers`.
+
+    Example::
+
+        >>> mask_card_numbers("card 4111-1111-1111-1111 refused, ref 20261207000123")
+        'card ****1111 refused, ref 20261207000123'
+    """
+    out, end = [], 0
+    for match, digits in _card_numbers(text):
+        out += [text[end : match.start()], "****" + digits[-4:]]
+        end = match.end()
+    return "".join(out) + text[end:] if out else text
+
+
 def contains_card_number(text: str) -> bool:
     """True when ``text`` contains what is very likely a full card number.
 
@@ -53,8 +78,4 @@ def contains_card_number(text: str) -> bool:
         >>> contains_card_number("token 4111 1111 1111 1111"), contains_card_number("2026")
         (True, False)
     """
-    for match in _PAN_LIKE.finditer(text):
-        digits = re.sub(r"[^0-9]", "", match.group(0))
-        if len(digits) >= 13 and _luhn_valid(digits):
-            return True
-    return False
+    return next(_card_numbers(text), None) is not None

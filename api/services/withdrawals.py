@@ -20,7 +20,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import SimpleNamespace
@@ -52,11 +52,14 @@ from providers import (
     RepaymentType,
     SubmitWithdrawal,
     WithdrawalResult,
+    WithdrawalState,
 )
 from providers.registry import Registry
 
 log = logging.getLogger("cardcash.withdrawals")
 
+#: The length of the failure_reason column.
+FAILURE_REASON_LENGTH = 256
 _KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 _CODE = re.compile(r"\d{4,8}")
 _UNKNOWN_OUTCOME = {
@@ -206,13 +209,38 @@ def cursor_of(row: WithdrawalView) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: A cursor is an ISO time and an id, base64: well under this.
+_MAX_CURSOR_LENGTH = 128
+
+
 def _uncursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor of :func:`cursor_of` names; VALIDATION for anything else (not
+    base64, not UTF-8, not ``time|id``, a time without its zone, an id of another shape)."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, wid = raw.split("|", 1)
-        return datetime.fromisoformat(created), wid
-    except (ValueError, UnicodeDecodeError):
+        if not isinstance(cursor, str) or len(cursor) > _MAX_CURSOR_LENGTH:
+            raise ValueError("not a cursor")
+        padded = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        created_text, wid = raw.split("|")
+        created = datetime.fromisoformat(created_text)
+        if created.utcoffset() is None or not is_id("withdrawal", wid):
+            raise ValueError("not a cursor of ours")
+        return created.astimezone(UTC), wid
+    except (ValueError, UnicodeError, OverflowError):
         raise DomainError(ErrorCode.VALIDATION, "cursor", field="after") from None
+
+
+def _outcome(result: WithdrawalResult) -> dict[str, str | None]:
+    """What a bank's answer records, however it came (answer, status query, callback). Its
+    text has passed the guard (``providers.integrity``): the reference is fit to keep, the
+    reason cleaned and bounded (kept for operators; users read a sentence for the code)."""
+    changes: dict[str, str | None] = {"bank_reference": result.bank_reference or None}
+    if result.state is WithdrawalState.FAILED:
+        changes["failure_code"] = "BANK_DECLINED"
+        changes["failure_reason"] = (result.failure_reason or "the bank did not pay out")[
+            :FAILURE_REASON_LENGTH
+        ]
+    return changes
 
 
 def request_fingerprint(*parts: str) -> str:
@@ -465,12 +493,9 @@ class Withdrawals:
         """Record what the bank says a withdrawal's state is (a no-op for stale news).
         ``written``: the row as this request inserted it (see :meth:`_move`)."""
         target = Status.of(result.state)
-        changes = {"bank_reference": result.bank_reference or None}
+        changes = _outcome(result)
         if result.expected_arrival is not None:
             changes["expected_arrival"] = result.expected_arrival
-        if target is Status.FAILED:
-            changes["failure_code"] = "BANK_DECLINED"
-            changes["failure_reason"] = (result.failure_reason or "the bank did not pay out")[:256]
         row, _ = await self._move(withdrawal_id, target, source, changes=changes, written=written)
         return _view(row)
 
@@ -581,13 +606,7 @@ class Withdrawals:
             row.id,
             Status.of(result.state),
             Source.STATUS_SYNC,
-            changes={
-                "bank_reference": result.bank_reference or None,
-                "failure_reason": (result.failure_reason or None)
-                if result.state.value == "FAILED"
-                else None,
-                **({"failure_code": "BANK_DECLINED"} if result.state.value == "FAILED" else {}),
-            },
+            changes=_outcome(result),
         )
         if not moved:
             await self._backoff(updated)
@@ -690,7 +709,7 @@ class Withdrawals:
                 source,
                 changes={
                     "failure_code": mapped.code.value,
-                    "failure_reason": (mapped.details.get("bank_message") or mapped.message)[:256],
+                    "failure_reason": (mapped.details.get("bank_message") or mapped.message)[:FAILURE_REASON_LENGTH],
                 },
                 detail=mapped.code.value,
                 written=written,
@@ -814,7 +833,9 @@ class Withdrawals:
                         _UPDATE_BY_ID, values | {"withdrawal_key": withdrawal_id}
                     )
             if moved:
-                detail = detail or details.get("failure_reason") or ""
+                # An event's detail is shown to the user: a failure's code, never the bank's
+                # own words (those stay in failure_reason, for operators).
+                detail = detail or details.get("failure_code") or ""
                 await connection.execute(
                     _INSERT_EVENT, _event(withdrawal_id, target, source, detail, now, current)
                 )
