@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         metrics=metrics,
         max_batch=settings.graphql_max_batch,
+        operation_timeout=settings.graphql_operation_timeout_seconds,
         anonymous=AnonymousResults(
             ttl=settings.catalog_cache_seconds,
             generation=lambda: ref["services"].catalog.generation,

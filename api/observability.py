@@ -94,7 +94,7 @@ class Metrics:
         self.operations = Counter(
             "cardcash_graphql_operations_total",
             "GraphQL operations by name, type and outcome "
-            "(ok, error_result, error, rejected, internal_error).",
+            "(ok, error_result, error, rejected, timeout, internal_error).",
             ["operation", "type", "outcome"],
             registry=r,
         )

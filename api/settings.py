@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Most fields a GraphQL operation may select once its fragments are "
         "expanded (every spread counted in full).",
     )
+    graphql_operation_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Time budget of one query or mutation: past it, the operation is stopped "
+        "and answered OPERATION_TIMEOUT (subscriptions are exempt).",
+    )
     graphql_max_batch: int = Field(
         0, ge=0, description="Operations in one batched request; 0 turns batching off."
     )

@@ -11,7 +11,8 @@
   GraphQL request error (syntax, validation, a document limit, variables that do not coerce,
   an unknown persisted query) has no ``data``: 400 under ``application/graphql-response+json``,
   200 under ``application/json`` (legacy clients read the body whatever the status). Once
-  execution starts the answer is 200.
+  execution starts the answer is 200, unless the operation runs past its time budget
+  (``operation_timeout``): it is then stopped and answered 503 with ``OPERATION_TIMEOUT``.
 - Every error carries ``extensions.requestId``, the ``X-Request-ID`` of the response.
 
 Strawberry's view still serves the WebSocket protocols; GraphiQL (dev) is
@@ -20,6 +21,7 @@ Strawberry's view still serves the WebSocket protocols; GraphiQL (dev) is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -43,6 +45,8 @@ from api.services.lru import LRU
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+#: ``extensions.code`` of an operation stopped at its time budget.
+OPERATION_TIMEOUT = "OPERATION_TIMEOUT"
 #: GET query strings longer than this are decoded every time instead of being kept.
 _GET_CACHE_MAX_LENGTH = 4096
 
@@ -54,6 +58,16 @@ class RequestError(Exception):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.headers = headers or {}
+
+
+def timed_out(budget: float | None, operation_type: str | None) -> RequestError:
+    """The answer to an operation stopped at its time budget (``operation_timeout``)."""
+    message = f"the operation ran past its time budget of {budget:g} s and was stopped"
+    if operation_type == "mutation":
+        # What it did before being stopped is kept (a withdrawal is written before the bank
+        # is called, and status sync asks the bank): the retry finds it.
+        message += "; retry it with the same idempotency key to learn its outcome"
+    return RequestError(503, message, OPERATION_TIMEOUT)
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -110,6 +124,7 @@ class GraphQLApp(GraphQL):
         persisted: PersistedQueries,
         metrics: Metrics | None,
         max_batch: int = 0,
+        operation_timeout: float | None = None,
         anonymous: AnonymousResults | None = None,
         ide_page: GraphiQLPage | None = None,
         **kwargs: Any,
@@ -122,6 +137,7 @@ class GraphQLApp(GraphQL):
         self._anonymous = anonymous
         self._metrics = metrics
         self._max_batch = max_batch
+        self._operation_timeout = operation_timeout
 
     async def get_context(self, request: HTTPConnection, response=None) -> Context:
         return Context(services=self._services_ref["services"], request=request, response=response)
@@ -259,14 +275,21 @@ class GraphQLApp(GraphQL):
                     self._observe(name, "query", "ok", started, ())
                     return 200, cached, {}
             context = await self.get_context(request)
-            result = await self.schema.execute(
-                document,
-                variable_values=variables,
-                context_value=context,
-                operation_name=name,
-                allowed_operation_types=self._allowed(request),
-                operation_extensions=extensions,
+            async with asyncio.timeout(self._operation_timeout):
+                result = await self.schema.execute(
+                    document,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=name,
+                    allowed_operation_types=self._allowed(request),
+                    operation_extensions=extensions,
+                )
+        except TimeoutError:
+            error = timed_out(self._operation_timeout, context.operation_type)
+            self._observe(
+                context.operation_name or name, context.operation_type, "timeout", started, ()
             )
+            return error.status, self._error_body(error), error.headers
         except PersistedQueryError as exc:
             status = 400 if media == GRAPHQL_RESPONSE or not exc.request_error else 200
             error = RequestError(status, exc.message, exc.code)
