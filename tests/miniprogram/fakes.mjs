@@ -9,6 +9,8 @@ import WebSocket from "ws";
  * - "network": fail at once, nothing sent;
  * - "timeout": wait for the timeout, nothing sent (the server never saw it);
  * - "lost": send it, let the server answer, then report a timeout (the answer was lost);
+ * - "stopped": send it, then answer as a server that stopped it past its time budget (503
+ *   OPERATION_TIMEOUT; what it did is kept);
  * - "401": answer 401 as a gateway in front of the server would, nothing sent;
  * - a function(call) deciding to return one of those (or undefined: pass through).
  */
@@ -155,9 +157,15 @@ export function fakeWx({ user = "alice", frames = "as-sent" } = {}) {
         (res) => {
           call.status = res.status;
           call.answer = res.data;
-          if (behaviour === "lost") {
-            if (!unknownHash(res.data)) return fail && fail({ errMsg: "request:fail timeout", errno: 5 });
-            script.queue.unshift("lost"); // nothing ran: lose the answer of the one that does
+          if (behaviour === "lost" || behaviour === "stopped") {
+            if (unknownHash(res.data)) {
+              script.queue.unshift(behaviour); // nothing ran: spoil the answer of the one that does
+            } else if (behaviour === "lost") {
+              return fail && fail({ errMsg: "request:fail timeout", errno: 5 });
+            } else {
+              res.status = 503;
+              res.data = JSON.stringify({ errors: [{ message: "stopped", extensions: { code: "OPERATION_TIMEOUT" } }] });
+            }
           }
           // wx.request calls success whatever the HTTP status; dataType "json" would parse.
           let body = res.data;

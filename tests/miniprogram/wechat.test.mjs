@@ -82,7 +82,7 @@ for (const frames of ["binary", "text", "as-sent"]) {
   });
 }
 
-for (const failure of ["lost", "timeout", "network"]) {
+for (const failure of ["lost", "stopped", "timeout", "network"]) {
   test(`a withdrawal whose request ended in "${failure}" is sent again with the same key and made once`, async () => {
     const { wx, client } = weChatClient({ user: user(failure) });
     const { offer, debit } = await offerAt(client);
@@ -95,9 +95,9 @@ for (const failure of ["lost", "timeout", "network"]) {
     const keys = new Set(sends.map((c) => c.variables.input.idempotencyKey));
     assert.deepEqual([...keys], [w.idempotencyKey]);
     assert.ok(sends.some((c) => c.behaviour === failure));
-    if (failure === "lost") {
+    if (failure === "lost" || failure === "stopped") {
       // The server made it on the first attempt; the retry got that very withdrawal back.
-      const lost = sends.find((c) => c.behaviour === "lost");
+      const lost = sends.find((c) => c.behaviour === failure);
       assert.equal(JSON.parse(lost.answer).data.createWithdrawal.id, w.value.id);
     }
     const history = await client.request(D.History, { first: 10 });
@@ -130,11 +130,12 @@ test("a network that stays down ends in a coded error in the user's language", a
   assert.ok(later.ok);
 });
 
-test("a mutation that is not safe to repeat is not sent twice: its outcome is reported unknown", async () => {
-  const { wx, client } = weChatClient({ user: user("cancel") });
+for (const failure of ["lost", "stopped"]) {
+test(`a mutation that is not safe to repeat is not sent twice after "${failure}": its outcome is unknown`, async () => {
+  const { wx, client } = weChatClient({ user: user(`cancel-${failure}`) });
   const { offer, debit } = await offerAt(client);
   const w = await withdraw(client, (await quote(client, offer)).value, debit);
-  wx.script.next((call) => (call.operationName === "CancelWithdrawal" ? "lost" : undefined));
+  wx.script.next((call) => (call.operationName === "CancelWithdrawal" ? failure : undefined));
   await assert.rejects(client.mutate(D.CancelWithdrawal, { id: w.value.id }, "Withdrawal"), (err) => {
     assert.equal(err.code, "OUTCOME_UNKNOWN");
     return true;
@@ -145,6 +146,7 @@ test("a mutation that is not safe to repeat is not sent twice: its outcome is re
   const { withdrawal } = await client.request(D.Withdrawal, { id: w.value.id });
   assert.equal(withdrawal.status, "CANCELLED");
 });
+}
 
 test("a token the server refuses (UNAUTHENTICATED) signs in again, once for concurrent requests", async () => {
   const { wx, client } = weChatClient({ user: user("forged") });

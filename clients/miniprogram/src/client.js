@@ -33,6 +33,9 @@ export function idempotencyKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Codes after which a mutation may or may not have taken effect. */
+const STOPPED = new Set(["TIMEOUT", "OPERATION_TIMEOUT"]);
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -196,8 +199,9 @@ export class Client {
       } catch (err) {
         const again = retry && err instanceof CardcashError && err.retryable && attempt < this.retries;
         if (!again) {
-          if (!retry && err instanceof CardcashError && err.code === "TIMEOUT") {
-            // A mutation that may have run: say the outcome is unknown, not that it failed.
+          if (!retry && err instanceof CardcashError && STOPPED.has(err.code)) {
+            // A mutation that may have run (no answer in time, or the server stopped it past
+            // its time budget, keeping what it did): the outcome is unknown, not a failure.
             throw new CardcashError("OUTCOME_UNKNOWN", clientMessage("OUTCOME_UNKNOWN", this.locale), {
               retryable: false,
               cause: err,
