@@ -27,18 +27,23 @@ import time
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
 from api.http.anonymous import AnonymousResults
+from api.http.middleware import write_access_line
 from api.http.pages import GraphiQLPage
 from api.http.persisted import PersistedQueries, PersistedQueryError
 from api.logging_setup import request_id_var, user_id_var
 from api.observability import Metrics, RequestRecord, request_record_var
+from api.schema.auth import authenticate, connection_authorization
 from api.schema.context import Context
 from api.schema.extensions import INTERNAL_ERROR
 from api.services.lru import LRU
@@ -115,7 +120,8 @@ def _media_type(content_type: str | None) -> str:
 
 
 class GraphQLApp(GraphQL):
-    """The ``/graphql`` endpoint: the HTTP protocol here, WebSocket and GraphiQL by Strawberry."""
+    """The ``/graphql`` endpoint: the HTTP protocol here, graphql-transport-ws under the same
+    rules (:mod:`api.http.websocket`), GraphiQL from its own page."""
 
     def __init__(
         self,
@@ -129,18 +135,50 @@ class GraphQLApp(GraphQL):
         ide_page: GraphiQLPage | None = None,
         **kwargs: Any,
     ) -> None:
+        # Only graphql-transport-ws: the legacy subscriptions-transport-ws protocol is left
+        # out, so that every operation over a socket goes through the one policy.
+        kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(**kwargs)
+        # Imported here: the handler uses this module's request errors.
+        from api.http.websocket import GraphQLOverWebSocket
+
+        self.graphql_transport_ws_handler_class = GraphQLOverWebSocket
         self._ide_page = ide_page
         self._services_ref = services_ref
-        self._persisted = persisted
+        self.persisted = persisted
         self._get_cache: LRU[bytes, tuple[str | None, ...]] = LRU(1024)
         self._anonymous = anonymous
         self._metrics = metrics
         self._max_batch = max_batch
-        self._operation_timeout = operation_timeout
+        self.operation_timeout = operation_timeout
 
     async def get_context(self, request: HTTPConnection, response=None) -> Context:
         return Context(services=self._services_ref["services"], request=request, response=response)
+
+    def operation_context(self, connection: Context) -> Context:
+        """The context of one operation over a WebSocket: the connection's request, token
+        and session, with loaders and an account lookup of its own, as a request has."""
+        return Context(
+            services=connection.services,
+            request=connection.request,
+            connection_params=connection.connection_params,
+            session_expires_at=connection.session_expires_at,
+        )
+
+    async def on_ws_connect(self, context: Context):
+        """connection_init: a token that is present must be valid, or the socket closes with
+        4403 before any acknowledgement (graphql-ws's Forbidden)."""
+        header = connection_authorization(context.connection_params)
+        if header is None:
+            return UNSET
+        try:
+            _account, claims = await authenticate(context.services, header)
+        except GraphQLError:
+            record = RequestRecord(outcome="rejected", error_codes=["UNAUTHENTICATED"])
+            write_access_line("WS", "/graphql", 4403, 0.0, record, context.request.client)
+            raise ConnectionRejectionError from None
+        context.session_expires_at = claims.expires_at
+        return UNSET
 
     def encode_json(self, data: object) -> str:
         # Strawberry sends what this returns as is over WebSocket: str goes out as a text frame,
@@ -238,7 +276,7 @@ class GraphQLApp(GraphQL):
         return params
 
     @staticmethod
-    def _check(item: object) -> tuple[str | None, str | None, dict | None, dict | None]:
+    def check(item: object) -> tuple[str | None, str | None, dict | None, dict | None]:
         if not isinstance(item, dict):
             raise RequestError(400, "each operation must be a JSON object")
         query, name = item.get("query"), item.get("operationName")
@@ -262,8 +300,8 @@ class GraphQLApp(GraphQL):
         codes_before = len(record.error_codes)
         name: str | None = None
         try:
-            query, name, variables, extensions = self._check(item)
-            document, remember = self._persisted.resolve(query, extensions)
+            query, name, variables, extensions = self.check(item)
+            document, remember = self.persisted.resolve(query, extensions)
             if not document:
                 raise RequestError(400, "no GraphQL query found in the request", "BAD_REQUEST")
             cache_key = None
@@ -271,11 +309,11 @@ class GraphQLApp(GraphQL):
                 cache_key = AnonymousResults.key(document, name, variables, media)
                 if (cached := self._anonymous.get(cache_key)) is not None:
                     if remember:  # it ran before: the text is valid, so register its hash
-                        self._persisted.remember(remember, document)
-                    self._observe(name, "query", "ok", started, ())
+                        self.persisted.remember(remember, document)
+                    self.observe(name, "query", "ok", started, ())
                     return 200, cached, {}
             context = await self.get_context(request)
-            async with asyncio.timeout(self._operation_timeout):
+            async with asyncio.timeout(self.operation_timeout):
                 result = await self.schema.execute(
                     document,
                     variable_values=variables,
@@ -285,8 +323,8 @@ class GraphQLApp(GraphQL):
                     operation_extensions=extensions,
                 )
         except TimeoutError:
-            error = timed_out(self._operation_timeout, context.operation_type)
-            self._observe(
+            error = timed_out(self.operation_timeout, context.operation_type)
+            self.observe(
                 context.operation_name or name, context.operation_type, "timeout", started, ()
             )
             return error.status, self._error_body(error), error.headers
@@ -316,7 +354,7 @@ class GraphQLApp(GraphQL):
 
         if context.account is not None:
             user_id_var.set(context.account.id)
-        errors = [self._format_error(e.formatted) for e in result.errors or ()]
+        errors = [self.format_error(e.formatted) for e in result.errors or ()]
         request_error = (
             result.data is None
             and bool(result.errors)
@@ -331,7 +369,7 @@ class GraphQLApp(GraphQL):
         if result.extensions:
             body["extensions"] = result.extensions
         if remember and not request_error:
-            self._persisted.remember(remember, document)
+            self.persisted.remember(remember, document)
 
         if (
             cache_key is not None
@@ -354,7 +392,7 @@ class GraphQLApp(GraphQL):
             outcome = "error_result"
         else:
             outcome = "ok"
-        self._observe(
+        self.observe(
             context.operation_name or name, context.operation_type, outcome, started, new_codes
         )
         return status, body, {}
@@ -366,10 +404,10 @@ class GraphQLApp(GraphQL):
         return {OperationType.QUERY, OperationType.MUTATION}
 
     def _rejected(self, error: RequestError, name: str | None, started: float):
-        self._observe(name if isinstance(name, str) else None, None, "rejected", started, ())
+        self.observe(name if isinstance(name, str) else None, None, "rejected", started, ())
         return error.status, self._error_body(error), error.headers
 
-    def _observe(self, name, kind, outcome: str, started: float, codes) -> None:
+    def observe(self, name, kind, outcome: str, started: float, codes) -> None:
         record = request_record_var.get()
         if record is not None:
             record.operation, record.operation_type, record.outcome = name, kind, outcome
@@ -384,7 +422,7 @@ class GraphQLApp(GraphQL):
             record.outcome = "rejected"
 
     @staticmethod
-    def _format_error(error: dict) -> dict:
+    def format_error(error: dict) -> dict:
         extensions = dict(error.get("extensions") or {})
         extensions.setdefault("requestId", request_id_var.get())
         return {**error, "extensions": extensions}

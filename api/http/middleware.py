@@ -141,27 +141,36 @@ class RequestContextMiddleware:
             route_label = getattr(route, "path_format", None) or "unmatched"
             if self.metrics is not None:
                 self.metrics.observe_http(route_label, scope["method"], status, seconds)
-            level = logging.ERROR if status >= 500 else logging.INFO
             client = scope.get("client")
-            access_log.log(
-                level,
-                "%s %s %s",
-                scope["method"],
-                route_label,
-                status,
-                extra={
-                    "method": scope["method"],
-                    "route": route_label,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "operation": record.operation,
-                    "operation_type": record.operation_type,
-                    "outcome": record.outcome or ("ok" if status < 400 else "rejected"),
-                    "error_codes": record.error_codes or None,
-                    "client": client[0] if client else None,
-                    "user_id": user_id_var.get(),
-                },
-            )
+            write_access_line(scope["method"], route_label, status, seconds, record, client)
+
+
+def write_access_line(
+    method: str, route: str, status: int | None, seconds: float, record: RequestRecord, client
+) -> None:
+    """The ``cardcash.access`` line of one request, or of one operation over the WebSocket
+    (``method`` WS, no ``status``: the socket's answer is its messages)."""
+    outcome = record.outcome or ("ok" if status is None or status < 400 else "rejected")
+    failed = outcome == "internal_error" if status is None else status >= 500
+    access_log.log(
+        logging.ERROR if failed else logging.INFO,
+        "%s %s %s",
+        method,
+        route,
+        status if status is not None else outcome,
+        extra={
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "operation": record.operation,
+            "operation_type": record.operation_type,
+            "outcome": outcome,
+            "error_codes": record.error_codes or None,
+            "client": client[0] if client else None,
+            "user_id": user_id_var.get(),
+        },
+    )
 
 
 class BodyTooLarge(Exception):

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphql import DocumentNode, GraphQLError, parse, validate
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -21,11 +23,21 @@ INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 def is_unexpected(error: GraphQLError) -> bool:
     """True for an exception a resolver did not mean to raise (a bug or an outage).
 
-    GraphQL errors (syntax, validation, UNAUTHENTICATED, BAD_USER_INPUT) and domain errors are
-    meant for the client; anything else is not.
+    GraphQL errors (syntax, validation, UNAUTHENTICATED, BAD_USER_INPUT), domain errors and
+    Strawberry's refusals of the request (an operation type the transport does not run, no
+    operation to choose) are meant for the client; anything else is not.
     """
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | DomainError)
+    return original is not None and not isinstance(original, _THE_CLIENTS)
+
+
+_THE_CLIENTS = (
+    GraphQLError,
+    DomainError,
+    InvalidOperationTypeError,
+    CannotGetOperationTypeError,
+    MissingQueryError,
+)
 
 
 class Documents:

@@ -1,0 +1,351 @@
+"""graphql-transport-ws follows the rules of GraphQL over HTTP, against a real server.
+
+The rules do not depend on CARDCASH_ENV; the server runs in dev because the tests sign in
+with sandbox codes, which prod refuses.
+
+A token that is present must be valid at connection_init (4403 before any ack otherwise);
+mutations are refused with HTTP_REQUIRED and change nothing; queries run; the persisted-only
+rule holds; every operation writes its access-log line and is counted in the metrics; a
+subscription ends with UNAUTHENTICATED when its token expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import websockets
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+
+from api.services.sessions import SessionTokens
+from tests.api.flow import CREATE, LOGIN, QUOTE
+from tests.servers import ServerProcess, server_env
+
+SECRET = b"test-secret-key-shared-by-all-replicas-0123456789"  # tests.servers.server_env's
+BANKS = "query Banks { banks(channel: WECHAT) { code } }"
+VIEWER = "query Me { viewer { id } }"
+WATCH = "subscription Watch($id: ID!) { withdrawal(id: $id) { id status } }"
+HISTORY = "{ viewer { withdrawals(first: 50) { edges { node { id } } } } }"
+
+
+def _start(database_url, tmp_path, **settings) -> ServerProcess:
+    env = server_env(database_url, tmp_path / "data", log_level="INFO", **settings)
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "seed"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    return ServerProcess(env, tmp_path).start()
+
+
+@pytest.fixture
+def prod(database_url, tmp_path):
+    server = _start(database_url, tmp_path)
+    yield server
+    server.stop()
+
+
+def _ws(url: str) -> str:
+    return url.replace("http://", "ws://") + "/graphql"
+
+
+class Socket:
+    """One graphql-transport-ws connection, messages as dicts."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.ids = 0
+
+    async def recv(self, timeout: float = 10) -> dict:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        assert isinstance(raw, str), "graphql-transport-ws messages are text frames"
+        return json.loads(raw)
+
+    async def run(self, payload: dict, timeout: float = 10) -> list[dict]:
+        """Subscribe and collect messages until this operation's complete or error."""
+        self.ids += 1
+        op = str(self.ids)
+        await self.ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+        messages = []
+        while True:
+            message = await self.recv(timeout)
+            assert message.get("id") == op, message
+            messages.append(message)
+            if message["type"] in ("complete", "error"):
+                return messages
+
+
+async def _connect(url: str, params: dict | None = None):
+    ws = await websockets.connect(_ws(url), subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init", "payload": params or {}}))
+    return ws
+
+
+async def _socket(url: str, params: dict | None = None) -> Socket:
+    ws = await _connect(url, params)
+    socket = Socket(ws)
+    assert (await socket.recv())["type"] == "connection_ack"
+    return socket
+
+
+async def _login(url: str, name: str) -> tuple[str, str]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        body = (
+            await client.post(
+                "/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {"code": f"sandbox:{name}", "channel": "ALIPAY"},
+                },
+            )
+        ).json()
+    login = body["data"]["login"]
+    return login["token"], login["viewer"]["id"]
+
+
+def _codes(message: dict) -> list[str]:
+    assert message["type"] == "error", message
+    return [e["extensions"]["code"] for e in message["payload"]]
+
+
+def test_the_handler_methods_replaced_are_still_strawberrys():
+    # api.http.websocket replaces these internals of the pinned Strawberry: a release that
+    # renames or reshapes them must fail here, not in production.
+    for name in ("handle_subscribe", "run_operation", "_send_result_stream"):
+        assert callable(getattr(BaseGraphQLTransportWSHandler, name)), name
+    assert list(inspect.signature(BaseGraphQLTransportWSHandler.run_operation).parameters) == [
+        "self",
+        "operation",
+    ]
+    for name in ("_handle_pre_execution_error", "_reject_incremental_delivery", "forget_id"):
+        assert callable(getattr(BaseGraphQLTransportWSHandler, name)), name
+
+
+async def test_a_present_but_bad_token_closes_the_socket_with_4403_before_any_ack(prod):
+    token, user_id = await _login(prod.url, "ws-bad-tokens")
+    expired, _ = SessionTokens(SECRET, timedelta(hours=1)).issue(
+        user_id, "ALIPAY", now=datetime.now(UTC) - timedelta(hours=2)
+    )
+    foreign, _ = SessionTokens(b"another-key-" * 4, timedelta(hours=1)).issue(user_id, "ALIPAY")
+    nobody, _ = SessionTokens(SECRET, timedelta(hours=1)).issue("usr_" + "0" * 26, "ALIPAY")
+    wrong_channel, _ = SessionTokens(SECRET, timedelta(hours=1)).issue(user_id, "WECHAT")
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    variants = {
+        "expired": {"Authorization": f"Bearer {expired}"},
+        "signed by another key": {"Authorization": f"Bearer {foreign}"},
+        "tampered": {"Authorization": f"Bearer {tampered}"},
+        "no such user": {"Authorization": f"Bearer {nobody}"},
+        "another channel": {"Authorization": f"Bearer {wrong_channel}"},
+        "garbage": {"Authorization": "Bearer not-a-token"},
+        "not bearer": {"Authorization": f"Basic {token}"},
+        "empty bearer": {"authorization": "Bearer "},
+    }
+    for what, params in variants.items():
+        ws = await _connect(prod.url, params)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            pytest.fail(f"{what}: the server sent {message!r} before closing")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403, what
+    # A good token, and no token at all, are acknowledged.
+    for params in ({"Authorization": f"Bearer {token}"}, {}):
+        socket = await _socket(prod.url, params)
+        await socket.ws.close()
+
+
+async def test_mutations_are_refused_over_the_socket_and_change_nothing(prod):
+    token, _ = await _login(prod.url, "ws-mutations")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=prod.url, headers=auth) as http:
+        cards = (
+            await http.post(
+                "/graphql",
+                json={"query": "{ viewer { creditCards { id bankCode } debitCards { id } } }"},
+            )
+        ).json()["data"]["viewer"]
+        credit = next(c["id"] for c in cards["creditCards"] if c["bankCode"] == "CEB")
+        quote_input = {
+            "bankCode": "CEB",
+            "creditCardId": credit,
+            "amount": "2000.00",
+            "repaymentType": "INSTALLMENT",
+            "periods": 6,
+        }
+        quote = (
+            await http.post("/graphql", json={"query": QUOTE, "variables": {"input": quote_input}})
+        ).json()["data"]["createQuote"]
+    create_input = {
+        "quoteId": quote["id"],
+        "debitCardId": cards["debitCards"][0]["id"],
+        "purpose": "CONSUMPTION",
+        "acceptedDisclosureVersion": quote["disclosure"]["version"],
+        "idempotencyKey": str(uuid.uuid4()),
+    }
+    socket = await _socket(prod.url, auth)
+    attempts = [
+        {"query": LOGIN, "variables": {"code": "sandbox:ws-other", "channel": "ALIPAY"}},
+        {"query": QUOTE, "variables": {"input": quote_input}},
+        {"query": CREATE, "variables": {"input": create_input}},
+        # Chosen by name out of a document that also holds a query.
+        {
+            "query": BANKS + " " + CREATE.replace("mutation(", "mutation Pay("),
+            "variables": {"input": create_input},
+            "operationName": "Pay",
+        },
+    ]
+    for payload in attempts:
+        (message,) = await socket.run(payload)
+        assert _codes(message) == ["HTTP_REQUIRED"], message
+        assert "HTTP" in message["payload"][0]["message"]
+        assert message["payload"][0]["extensions"]["requestId"]
+    # The socket is still usable, and nothing was created.
+    messages = await socket.run({"query": HISTORY})
+    assert messages[0]["payload"] == {"data": {"viewer": {"withdrawals": {"edges": []}}}}
+    assert messages[-1]["type"] == "complete"
+    await socket.ws.close()
+
+
+async def test_queries_run_over_the_socket_with_their_log_line_and_metrics(prod):
+    token, user_id = await _login(prod.url, "ws-queries")
+    socket = await _socket(prod.url, {"Authorization": f"Bearer {token}"})
+    next_, complete = await socket.run({"query": BANKS, "operationName": "Banks"})
+    assert "CEB" in {b["code"] for b in next_["payload"]["data"]["banks"]}
+    assert complete["type"] == "complete"
+    me, _ = await socket.run({"query": VIEWER})
+    assert me["payload"]["data"]["viewer"]["id"] == user_id
+    # A validation error is answered, not fatal, with its request id.
+    (bad,) = await socket.run({"query": "{ banks(channel: WECHAT) { nope } }"})
+    assert bad["type"] == "error" and bad["payload"][0]["extensions"]["requestId"]
+    await socket.ws.close()
+    async with httpx.AsyncClient(base_url=prod.url) as http:
+        metrics = (await http.get("/metrics")).text
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("cardcash_graphql_operations_total{")
+    ]
+    for name in ("Banks", "Me"):
+        assert any(
+            f'operation="{name}"' in line and 'outcome="ok"' in line and 'type="query"' in line
+            for line in counted
+        ), (name, counted)
+    await asyncio.sleep(0.2)
+    lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
+    access = [
+        line for line in lines if line.get("logger") == "cardcash.access" and line["method"] == "WS"
+    ]
+    by_operation = {line["operation"]: line for line in access}
+    assert by_operation["Banks"]["outcome"] == "ok"
+    assert by_operation["Banks"]["operation_type"] == "query"
+    assert by_operation["Me"]["user_id"] == user_id
+    assert any(line["outcome"] == "rejected" for line in access)
+    assert all(line["route"] == "/graphql" and line["duration_ms"] >= 0 for line in access)
+
+
+async def test_the_persisted_only_rule_holds_over_the_socket(database_url, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    digest = hashlib.sha256(BANKS.encode()).hexdigest()
+    manifest.write_text(json.dumps({digest: BANKS}))
+    server = _start(
+        database_url, tmp_path, persisted_only="true", persisted_queries_file=str(manifest)
+    )
+    try:
+        socket = await _socket(server.url)
+        for payload in (
+            {"query": "{ banks(channel: WECHAT) { code name } }"},
+            {"query": "{ __typename }"},
+            {"query": "query { banks(channel: WECHAT) { code } }"},  # not the exact text
+        ):
+            (message,) = await socket.run(payload)
+            assert _codes(message) == ["PERSISTED_QUERY_NOT_ALLOWED"], message
+        by_hash = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+        for payload in ({"query": BANKS}, by_hash):
+            next_, complete = await socket.run(payload)
+            assert next_["payload"]["data"]["banks"], next_
+            assert complete["type"] == "complete"
+        await socket.ws.close()
+    finally:
+        server.stop()
+
+
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(prod):
+    token, user_id = await _login(prod.url, "ws-expiry")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=prod.url, headers=auth) as http:
+        cards = (
+            await http.post(
+                "/graphql",
+                json={"query": "{ viewer { creditCards { id bankCode } debitCards { id } } }"},
+            )
+        ).json()["data"]["viewer"]
+        credit = next(c["id"] for c in cards["creditCards"] if c["bankCode"] == "CEB")
+        quote_input = {
+            "bankCode": "CEB",
+            "creditCardId": credit,
+            "amount": "2000.00",
+            "repaymentType": "INSTALLMENT",
+            "periods": 6,
+        }
+        quote = (
+            await http.post("/graphql", json={"query": QUOTE, "variables": {"input": quote_input}})
+        ).json()["data"]["createQuote"]
+        create_input = {
+            "quoteId": quote["id"],
+            "debitCardId": cards["debitCards"][0]["id"],
+            "purpose": "CONSUMPTION",
+            "acceptedDisclosureVersion": quote["disclosure"]["version"],
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+        created = (
+            await http.post(
+                "/graphql", json={"query": CREATE, "variables": {"input": create_input}}
+            )
+        ).json()["data"]["createWithdrawal"]
+    assert created["status"] == "VERIFICATION_REQUIRED", created
+    # A token of the same user that expires in 3 s (issued as if 1 h minus 3 s ago).
+    short, expires_at = SessionTokens(SECRET, timedelta(hours=1)).issue(
+        user_id, "ALIPAY", now=datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=3)
+    )
+    socket = await _socket(prod.url, {"Authorization": f"Bearer {short}"})
+    await socket.ws.send(
+        json.dumps(
+            {
+                "id": "w",
+                "type": "subscribe",
+                "payload": {"query": WATCH, "variables": {"id": created["id"]}},
+            }
+        )
+    )
+    first = await socket.recv()
+    assert first["type"] == "next", first
+    assert first["payload"]["data"]["withdrawal"]["status"] == "VERIFICATION_REQUIRED"
+    ended = await socket.recv(timeout=15)
+    assert ended["id"] == "w" and _codes(ended) == ["UNAUTHENTICATED"], ended
+    assert "expired" in ended["payload"][0]["message"]
+    assert datetime.now(UTC) >= expires_at - timedelta(seconds=1)
+    # The socket stays open; an operation on it now is refused for the expired token.
+    (me,) = [m for m in await socket.run({"query": VIEWER}) if m["type"] != "complete"]
+    errors = me["payload"]["errors"] if me["type"] == "next" else me["payload"]
+    assert [e["extensions"]["code"] for e in errors] == ["UNAUTHENTICATED"]
+    await socket.ws.close()
+
+
+async def test_the_legacy_protocol_is_not_served(prod):
+    # subscriptions-transport-ws ("graphql-ws") would bypass the policy: refused with 4406.
+    ws = await websockets.connect(_ws(prod.url), subprotocols=["graphql-ws"])
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.sleep(0.5)  # the server closes on its own
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4406
