@@ -58,6 +58,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics.track_banks(p.code for p in services.registry)
         if warning := simulated_banks_warning(services.registry, settings):
             log.warning(warning)
+        if services.limits.shared and not await services.limits.ping():
+            log.error(
+                "rate limit storage unreachable at start; each replica counts alone until it is"
+            )
         ref["services"] = services
         app.state.services = services
         app.state.metrics = metrics

@@ -196,6 +196,8 @@ async def build_services(
             login=Limit(settings.rate_login_per_minute, minute),
             money_per_user=Limit(settings.rate_money_per_minute, minute),
             per_address=Limit(settings.rate_address_per_minute, minute),
+            quote_per_user=Limit(settings.rate_quote_per_minute, minute),
+            storage=settings.rate_limit_storage,
         ),
         http=http,
     )

@@ -105,7 +105,15 @@ class Settings(BaseSettings):
         30, ge=1, description="Money-moving requests per user a minute."
     )
     rate_address_per_minute: int = Field(
-        120, ge=1, description="Money-moving requests per address a minute."
+        120, ge=1, description="Money-moving requests and quotes per address a minute."
+    )
+    rate_quote_per_minute: int = Field(
+        30, ge=1, description="Trial calculations (createQuote) per user a minute."
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate limits are counted: memory:// (this process; replicas × "
+        "limit in all) or redis://host:port/db (shared: the limit holds across replicas).",
     )
 
     graphql_max_depth: int = Field(
@@ -222,6 +230,17 @@ class Settings(BaseSettings):
                     "without it, answers from the Alipay gateway cannot be verified."
                 )
         return self
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, url: str) -> str:
+        if url.split("://", 1)[0] not in (
+            "memory", "redis", "rediss", "redis+sentinel", "redis+cluster"
+        ):
+            raise SettingsError(
+                "CARDCASH_RATE_LIMIT_STORAGE must be memory:// or redis://host:port/db"
+            )
+        return url
 
     @model_validator(mode="after")
     def _persisted_only_needs_a_manifest(self) -> Settings:

@@ -445,11 +445,13 @@ CancelWithdrawalResult = Annotated[
 ]
 
 
-async def _guarded(info: Info, action, *, money: bool = True):
+async def _guarded(info: Info, action, *, money: bool = True, quote: bool = False):
     try:
-        if money:
+        limits = info.context.services.limits
+        if money or quote:
             account = await require_account(info)
-            await info.context.services.limits.check_money(account.id, info.context.client_address)
+            check = limits.check_money if money else limits.check_quote
+            await check(account.id, info.context.client_address)
         return await action()
     except DomainError as exc:
         return error_member(exc, info.context.language)
@@ -476,7 +478,7 @@ async def resolve_create_quote(
         )
         return Quote.of(quote)
 
-    return await _guarded(info, act, money=False)
+    return await _guarded(info, act, money=False, quote=True)
 
 
 async def resolve_create_withdrawal(
