@@ -217,7 +217,12 @@ class Withdrawal(SQLModel, table=True):
     disclosure_accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     status: str = Field(max_length=24)
     failure_code: str | None = Field(default=None, max_length=32)
-    failure_reason: str | None = Field(default=None, max_length=256)
+    failure_reason: str | None = Field(
+        default=None, max_length=256, description="The bank's own words: for operators only."
+    )
+    decline_reason: str | None = Field(
+        default=None, max_length=32, description="providers.DeclineReason of a bank's refusal."
+    )
     bank_reference: str | None = Field(default=None, max_length=128)
     verification_attempts: int = 0
     expected_arrival: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -13,7 +13,7 @@ every failure is a :class:`ProviderError` with a code from the closed set
 """
 
 from providers.base import BankProvider, ProviderContext, ProviderFactory, simulator
-from providers.errors import ProviderError, ProviderErrorCode
+from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.types import (
     SDK_VERSION,
     TERMINAL_STATES,
@@ -43,6 +43,7 @@ __all__ = [
     "CardInfo",
     "CardKind",
     "ConfirmWithdrawal",
+    "DeclineReason",
     "Customer",
     "Health",
     "InstallmentPricing",

@@ -42,6 +42,42 @@ class ProviderErrorCode(StrEnum):
     """The bank is down, in maintenance, or its circuit breaker is open."""
 
 
+class DeclineReason(StrEnum):
+    """Why a bank said no, from a closed set: cardcash shows each with a message and a next
+    step in the user's language. A bank's own words go to operators only.
+
+    Optional everywhere: a refusal or failure without one counts as :attr:`OTHER`.
+    """
+
+    RISK_CONTROL = "RISK_CONTROL"
+    """The bank's risk control or credit review refused."""
+    CARD_STATUS = "CARD_STATUS"
+    """The credit card cannot be used now (frozen, overdue, lost, not activated)."""
+    CREDIT_LIMIT = "CREDIT_LIMIT"
+    """Not enough cash-advance limit left."""
+    DEBIT_CARD = "DEBIT_CARD"
+    """The payout to the debit card failed (account frozen, closed, or refused by its bank)."""
+    IDENTITY_MISMATCH = "IDENTITY_MISMATCH"
+    """The holder's identity could not be matched (debit card, name or ID not the holder's)."""
+    DAILY_CAP = "DAILY_CAP"
+    """Today's cap on cash advances is reached."""
+    BANK_UNAVAILABLE = "BANK_UNAVAILABLE"
+    """The bank's systems could not complete it (maintenance, outage)."""
+    OTHER = "OTHER"
+    """Any other reason, or none given."""
+
+
+#: The reason a refusal with each code stands for, when the bank names none.
+DEFAULT_DECLINE_REASONS = {
+    "LIMIT_EXCEEDED": DeclineReason.CREDIT_LIMIT,
+    "DAILY_LIMIT_EXCEEDED": DeclineReason.DAILY_CAP,
+    "CARD_NOT_ELIGIBLE": DeclineReason.CARD_STATUS,
+    "NOT_SAME_HOLDER": DeclineReason.IDENTITY_MISMATCH,
+    "TIMEOUT": DeclineReason.BANK_UNAVAILABLE,
+    "UNAVAILABLE": DeclineReason.BANK_UNAVAILABLE,
+}
+
+
 #: Codes after which the same call may succeed later without any change by the user.
 RETRYABLE_CODES = frozenset({ProviderErrorCode.TIMEOUT, ProviderErrorCode.UNAVAILABLE})
 
@@ -52,13 +88,28 @@ class ProviderError(Exception):
     Example::
 
         raise ProviderError(ProviderErrorCode.LIMIT_EXCEEDED, "available limit is 3000.00")
+        raise ProviderError(ProviderErrorCode.DECLINED, "rule R17 hit",
+                            decline_reason=DeclineReason.RISK_CONTROL)
 
-    ``message`` is shown to users: never put a card number or personal data in it.
+    ``message`` is the bank's own text: operators see it (scrubbed of card numbers, cut to a
+    bounded length), users never do. ``decline_reason`` picks what users read; without one
+    it follows from the code (``LIMIT_EXCEEDED`` → ``CREDIT_LIMIT``...), else ``OTHER``.
     """
 
-    def __init__(self, code: ProviderErrorCode, message: str = "") -> None:
+    def __init__(
+        self,
+        code: ProviderErrorCode,
+        message: str = "",
+        *,
+        decline_reason: DeclineReason | None = None,
+    ) -> None:
         self.code = ProviderErrorCode(code)
         self.message = message or self.code.value.replace("_", " ").lower()
+        if decline_reason is not None:
+            decline_reason = DeclineReason(decline_reason)
+        self.decline_reason = decline_reason or DEFAULT_DECLINE_REASONS.get(
+            self.code.value, DeclineReason.OTHER
+        )
         super().__init__(f"{self.code.value}: {self.message}")
 
     @property

@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from providers.errors import ProviderError, ProviderErrorCode
+from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.scrub import contains_card_number, mask_card_numbers
 from providers.types import (
     CallbackEvent,
@@ -290,6 +290,7 @@ def _check_withdrawal_fields(result: T) -> T:
     _expect_type(result.state, WithdrawalState, "state")
     check_money(result.amount, "amount", positive=True)
     _check_currency(result.currency)
+    _expect_type(result.decline_reason, (DeclineReason, type(None)), "decline_reason")
     return _cleaned(result, failure_reason=_display(
         result.failure_reason, "failure_reason", MAX_REASON_LENGTH, optional=True
     ))

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from providers.errors import DeclineReason
+
 #: The version of this SDK. A plugin declares the SDK version it was written for in
 #: ``BankProvider.sdk_version``; cardcash loads it when the major versions are equal and the
 #: plugin's minor version is not newer than this one.
@@ -232,7 +234,10 @@ class WithdrawalResult:
     amount: Decimal
     currency: str
     failure_reason: str | None = None
+    """The bank's own words on a failure: for operators only (scrubbed and bounded)."""
     expected_arrival: datetime | None = None
+    decline_reason: DeclineReason | None = field(default=None, kw_only=True)
+    """Why a ``FAILED`` withdrawal failed, from the closed set; ``None`` counts as ``OTHER``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +251,8 @@ class CallbackEvent:
     currency: str
     occurred_at: datetime
     failure_reason: str | None = None
+    decline_reason: DeclineReason | None = field(default=None, kw_only=True)
+    """As :attr:`WithdrawalResult.decline_reason`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from providers.errors import ProviderError, ProviderErrorCode
+from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.types import CallbackEvent, WithdrawalState
 
 #: The header a :class:`CallbackSigner` uses unless told another.
@@ -131,6 +131,8 @@ def encode_event(event: CallbackEvent, **extra: Any) -> bytes:
         "occurred_at": event.occurred_at.isoformat(),
         "failure_reason": event.failure_reason,
     }
+    if event.decline_reason is not None:
+        data["decline_reason"] = event.decline_reason.value
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -170,6 +172,9 @@ def decode_event(body: bytes, *, expect: Mapping[str, str] | None = None) -> Cal
             currency=_text(data, "currency"),
             occurred_at=occurred_at,
             failure_reason=_text(data, "failure_reason", optional=True),
+            decline_reason=DeclineReason(reason)
+            if (reason := _text(data, "decline_reason", optional=True))
+            else None,
         )
     except (ValueError, TypeError, InvalidOperation, RecursionError) as error:
         raise ProviderError(_E.INVALID_RESPONSE, f"malformed callback: {error}") from None

@@ -175,10 +175,51 @@ class LoginError(Error):
     )
 
 
+@strawberry.enum(
+    description="Why a bank said no, from a closed set (the bank's own words are for operators "
+    "only). Each comes with a message and a next step in the user's language."
+)
+class DeclineReason(Enum):
+    RISK_CONTROL = strawberry.enum_value(
+        "RISK_CONTROL", description="The bank's risk control or credit review refused."
+    )
+    CARD_STATUS = strawberry.enum_value(
+        "CARD_STATUS",
+        description="The credit card cannot be used now (frozen, overdue, not activated).",
+    )
+    CREDIT_LIMIT = strawberry.enum_value(
+        "CREDIT_LIMIT", description="Not enough cash-advance limit left."
+    )
+    DEBIT_CARD = strawberry.enum_value(
+        "DEBIT_CARD", description="The payout to the debit card failed."
+    )
+    IDENTITY_MISMATCH = strawberry.enum_value(
+        "IDENTITY_MISMATCH", description="The holder's identity or own debit card did not match."
+    )
+    DAILY_CAP = strawberry.enum_value("DAILY_CAP", description="Today's cap is reached.")
+    BANK_UNAVAILABLE = strawberry.enum_value(
+        "BANK_UNAVAILABLE", description="The bank's systems could not complete it."
+    )
+    OTHER = strawberry.enum_value("OTHER", description="Any other reason, or none given.")
+
+
+def next_step(reason: object, language: str) -> str | None:
+    """What the user can do after a refusal for ``reason``, in ``language``."""
+    if reason is None:
+        return None
+    return messages.text(f"next.{DeclineReason(str(reason)).value}", language)
+
+
 @strawberry.type(description="A bank could not be reached, refused, or is not usable here.")
 class BankError(Error):
     bank_code: str | None = strawberry.field(description="The bank concerned.")
     retryable: bool = strawberry.field(description="True when the same request may work later.")
+    decline_reason: DeclineReason | None = strawberry.field(
+        description="BANK_DECLINED: why, from a closed set; null for other codes."
+    )
+    next_step: str | None = strawberry.field(
+        description="BANK_DECLINED: what the user can do next, in the request's language."
+    )
 
 
 @strawberry.type(description="A card is unknown, not the viewer's, or not eligible.")
@@ -259,6 +300,8 @@ _DETAILS = {
     "withdrawal_id": "withdrawal_id",
     "current_status": "current_status",
     "attempts_left": "attempts_left",
+    "decline_reason": "decline_reason",
+    "next_step": "decline_reason",
 }
 
 
@@ -277,4 +320,10 @@ def error_member(error: DomainError, language: str = messages.DEFAULT_LANGUAGE) 
         values["retry_after_seconds"] = max(1, math.ceil(values["retry_after_seconds"]))
     elif cls is RateLimitedError:
         values["retry_after_seconds"] = 1
+    if "decline_reason" in values:
+        if error.code.value != "BANK_DECLINED":
+            values["decline_reason"] = None
+        reason = values["decline_reason"]
+        values["decline_reason"] = DeclineReason(str(reason)) if reason else None
+        values["next_step"] = next_step(reason, language)
     return cls(code=ErrorCode(error.code.value), message=error.text(language), **values)

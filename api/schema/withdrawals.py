@@ -22,6 +22,7 @@ from api.schema.errors import (
     AmountError,
     BankError,
     CardError,
+    DeclineReason,
     IdempotencyError,
     QuoteError,
     RateLimitedError,
@@ -29,6 +30,7 @@ from api.schema.errors import (
     VerificationError,
     WithdrawalError,
     error_member,
+    next_step,
 )
 from api.schema.money import ZERO, Money
 from api.schema.offers import RepaymentType
@@ -251,7 +253,27 @@ class Withdrawal:
     def failure_reason(self, info: Info) -> str | None:
         if self.failure_code is None and self.view.failure_reason is None:
             return None
-        return messages.failure_text(self.failure_code, info.context.language)
+        code, reason = self.failure_code, self.view.decline_reason
+        if code == "BANK_DECLINED" and reason is not None:
+            code = f"{code}.{reason.value}"
+        return messages.failure_text(code, info.context.language)
+
+    @strawberry.field(
+        description="Why the bank said no, from a closed set; null unless the bank refused "
+        "(failureCode BANK_DECLINED). The bank's own words are kept for operators only."
+    )
+    def decline_reason(self) -> DeclineReason | None:
+        reason = self.view.decline_reason
+        return DeclineReason(reason.value) if reason is not None else None
+
+    @strawberry.field(
+        description="What the user can do after the bank's refusal, in the request's language; "
+        "null unless the bank refused."
+    )
+    def next_step(self, info: Info) -> str | None:
+        if self.view.decline_reason is None:
+            return None
+        return next_step(self.view.decline_reason.value, info.context.language)
 
     @strawberry.field(description="The bank paying out.")
     async def bank(self, info: Info) -> Bank:

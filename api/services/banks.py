@@ -55,9 +55,17 @@ def bank_error(error: ProviderError, bank_code: str) -> DomainError:
         return DomainError(ErrorCode.BANK_UNAVAILABLE, bank_code=bank_code, retryable=True)
     field = _FIELDS.get(code)
     details = {"field": field} if field else {}
-    # The bank's own words are for operators (logs, events), not a sentence for users.
+    # The bank's own words are for operators (logs, events), not a sentence for users: a
+    # refusal is told by its reason from the SDK's closed set, with what to do next.
+    reason = error.decline_reason.value if code is ErrorCode.BANK_DECLINED else None
     return DomainError(
-        code, bank_code=bank_code, retryable=False, bank_message=error.message, **details
+        code,
+        reason,
+        bank_code=bank_code,
+        retryable=False,
+        bank_message=error.message,
+        decline_reason=error.decline_reason,
+        **details,
     )
 
 

@@ -47,6 +47,7 @@ from providers import (
     CardKind,
     ConfirmWithdrawal,
     Customer,
+    DeclineReason,
     ProviderError,
     ProviderErrorCode,
     RepaymentType,
@@ -116,6 +117,8 @@ class WithdrawalView:
     disclosure_accepted_at: datetime
     failure_code: str | None
     failure_reason: str | None
+    """The bank's own words on a failure (masked, bounded): for operators, never users."""
+    decline_reason: DeclineReason | None
     bank_reference: str | None
     expected_arrival: datetime | None
     verification_attempts: int
@@ -195,6 +198,7 @@ def _view(row: Record) -> WithdrawalView:
         disclosure_accepted_at=row.disclosure_accepted_at,
         failure_code=row.failure_code,
         failure_reason=row.failure_reason,
+        decline_reason=DeclineReason(row.decline_reason) if row.decline_reason else None,
         bank_reference=row.bank_reference,
         expected_arrival=row.expected_arrival,
         verification_attempts=row.verification_attempts,
@@ -240,7 +244,9 @@ def _outcome(result: WithdrawalResult) -> dict[str, str | None]:
         changes["failure_reason"] = (result.failure_reason or "the bank did not pay out")[
             :FAILURE_REASON_LENGTH
         ]
+        changes["decline_reason"] = (result.decline_reason or DeclineReason.OTHER).value
     return changes
+
 
 
 def request_fingerprint(*parts: str) -> str:
@@ -376,6 +382,7 @@ class Withdrawals:
             "status": Status.PENDING.value,
             "failure_code": None,
             "failure_reason": None,
+            "decline_reason": None,
             "bank_reference": None,
             "verification_attempts": 0,
             "expected_arrival": None,
@@ -496,7 +503,13 @@ class Withdrawals:
         changes = _outcome(result)
         if result.expected_arrival is not None:
             changes["expected_arrival"] = result.expected_arrival
-        row, _ = await self._move(withdrawal_id, target, source, changes=changes, written=written)
+        row, _ = await self._move(
+            withdrawal_id,
+            target,
+            source,
+            changes=changes,
+            written=written,
+        )
         return _view(row)
 
     async def handle_callback(self, bank_code: str, headers, body: bytes) -> str:
@@ -525,6 +538,7 @@ class Withdrawals:
             event.amount,
             event.currency,
             event.failure_reason,
+            decline_reason=event.decline_reason,
         )
         before = row.status
         after = await self.apply(row.id, result, Source.CALLBACK)
@@ -602,11 +616,12 @@ class Withdrawals:
                     row.id, Source.STATUS_SYNC, f"integrity check failed: {exc.message}"
                 )
             return await self._backoff(row)
+        changes = _outcome(result)
         updated, moved = await self._move(
             row.id,
             Status.of(result.state),
             Source.STATUS_SYNC,
-            changes=_outcome(result),
+            changes=changes,
         )
         if not moved:
             await self._backoff(updated)
@@ -703,16 +718,19 @@ class Withdrawals:
                     await self._note(row.id, source, f"integrity check failed: {exc.message}")
                 return _view(await self._load(row.id))
             mapped = bank_error(exc, row.bank_code)
+            changes = {
+                "failure_code": mapped.code.value,
+                "failure_reason": (mapped.details.get("bank_message") or mapped.message)[
+                    :FAILURE_REASON_LENGTH
+                ],
+                "decline_reason": exc.decline_reason.value,
+            }
             failed, _ = await self._move(
                 row.id,
                 Status.FAILED,
                 source,
-                changes={
-                    "failure_code": mapped.code.value,
-                    "failure_reason": (mapped.details.get("bank_message") or mapped.message)[:FAILURE_REASON_LENGTH],
-                },
-                detail=mapped.code.value,
-                written=written,
+                changes=changes,
+                    written=written,
             )
             return _view(failed)
         failpoints.hit("after-bank-submit")

@@ -24,7 +24,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from providers.base import BankProvider, ProviderContext
-from providers.errors import ProviderError, ProviderErrorCode
+from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.pricing import standard_schedule
 from providers.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
 from providers.sandbox.callbacks import callback_secret, callback_signer
@@ -61,12 +61,19 @@ VERIFICATION_CODE = "123456"
 MAX_WRONG_CODES = 3
 #: The calendar the daily cap follows.
 BANK_TIMEZONE = ZoneInfo("Asia/Shanghai")
-#: Reasons a settlement may fail with (picked reproducibly per request id).
+#: Reasons a settlement may fail with (picked reproducibly per request id), and the reason
+#: from the SDK's closed set each stands for.
 FAILURE_REASONS = (
     "payee bank rejected the transfer",
     "debit card account is frozen",
     "risk control declined the payout",
 )
+DECLINE_REASONS = {
+    "payee bank rejected the transfer": DeclineReason.DEBIT_CARD,
+    "debit card account is frozen": DeclineReason.DEBIT_CARD,
+    "risk control declined the payout": DeclineReason.RISK_CONTROL,
+    "too many wrong verification codes": DeclineReason.OTHER,
+}
 SANDBOX_VERSION = "1.0.0"
 _CENT = Decimal("0.01")
 #: Cards whose totals a bank remembers (see SandboxBank._card_totals), and what it keeps of
@@ -474,6 +481,7 @@ class SandboxBank(BankProvider):
                 ProviderErrorCode.DECLINED,
                 f"agreement {request.agreement_version} is not the current "
                 f"{self.data.agreement_version}",
+                decline_reason=DeclineReason.OTHER,
             )
         if not request.purpose.strip():
             raise ProviderError(ProviderErrorCode.DECLINED, "a purpose must be declared")
@@ -568,6 +576,7 @@ class SandboxBank(BankProvider):
             currency=row.currency,
             failure_reason=row.failure_reason,
             expected_arrival=arrival,
+            decline_reason=_decline(row),
         )
 
     def _event(self, row: WithdrawalRow) -> CallbackEvent:
@@ -579,6 +588,7 @@ class SandboxBank(BankProvider):
             currency=row.currency,
             occurred_at=datetime.fromtimestamp(row.updated_at, UTC),
             failure_reason=row.failure_reason,
+            decline_reason=_decline(row),
         )
 
     def _now(self) -> datetime:
@@ -590,6 +600,12 @@ class SandboxBank(BankProvider):
     @staticmethod
     def _business_date(now: datetime) -> str:
         return now.astimezone(BANK_TIMEZONE).date().isoformat()
+
+
+def _decline(row: WithdrawalRow) -> DeclineReason | None:
+    if row.state is not WithdrawalState.FAILED:
+        return None
+    return DECLINE_REASONS.get(row.failure_reason or "", DeclineReason.OTHER)
 
 
 def _fingerprint(request: SubmitWithdrawal) -> str:
