@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -112,6 +112,32 @@ class BankProvider(abc.ABC):
 
         Raises ``ProviderError(UNKNOWN_WITHDRAWAL)`` when the bank never received it.
         """
+
+    #: The most request ids one :meth:`query_withdrawals` call may carry.
+    batch_query_limit: int = 100
+
+    async def query_withdrawals(self, request_ids: Sequence[str]) -> Mapping[str, WithdrawalResult]:
+        """Optional: the bank's current view of many withdrawals in one call (status sync).
+
+        Answers by request id. A request id missing from the answer is one the bank never
+        received (what :meth:`query_withdrawal` says with ``UNKNOWN_WITHDRAWAL``); every
+        answer must be what :meth:`query_withdrawal` would say about that id. At most
+        :attr:`batch_query_limit` ids are asked at once, each once. A failure of the call
+        (``TIMEOUT``, ``UNAVAILABLE``...) leaves every one of them unknown.
+
+        A provider that does not override it is asked one withdrawal at a time; overriding it
+        is how a plugin says its bank has a batch query. Example::
+
+            async def query_withdrawals(self, request_ids):
+                answer = await self._client.post("/withdrawals:query", json=list(request_ids))
+                return {item["id"]: self._result(item) for item in answer.json()["found"]}
+        """
+        raise NotImplementedError
+
+    @property
+    def has_batch_query(self) -> bool:
+        """True when the plugin overrides :meth:`query_withdrawals`."""
+        return type(self).query_withdrawals is not BankProvider.query_withdrawals
 
     @abc.abstractmethod
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:

@@ -313,6 +313,72 @@ class GuardedProvider:
             ),
         )
 
+    @property
+    def has_batch_query(self) -> bool:
+        """Whether the bank answers :meth:`query_withdrawals` (a plugin's optional method)."""
+        try:
+            return bool(self.provider.has_batch_query)
+        except Exception:  # noqa: BLE001 - a broken flag means no batch, not a broken bank
+            return False
+
+    @property
+    def batch_query_limit(self) -> int:
+        """The most withdrawals one :meth:`query_withdrawals` call may ask about."""
+        limit = getattr(self.provider, "batch_query_limit", 1)
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 1
+
+    async def query_withdrawals(
+        self, expected: Mapping[str, tuple[Decimal, str]]
+    ) -> dict[str, WithdrawalResult | ProviderError]:
+        """Many withdrawals' state in one call, for a bank with :attr:`has_batch_query`.
+
+        ``expected`` maps each request id to the amount and currency cardcash expects. The
+        answer maps every one of them to the bank's checked result or to the error a
+        :meth:`query_withdrawal` of it would have raised: ``UNKNOWN_WITHDRAWAL`` when the
+        bank left it out, ``INVALID_RESPONSE`` when its answer breaks the contract. Raises
+        :class:`~providers.ProviderError` when the call as a whole fails (then every one
+        of them is unknown). At most :attr:`batch_query_limit` ids per call.
+
+        Example::
+
+            answers = await guarded.query_withdrawals({"w-1": (Decimal("500.00"), "CNY")})
+        """
+        if len(expected) > self.batch_query_limit:
+            raise ValueError(f"at most {self.batch_query_limit} withdrawals per batch query")
+        request_ids = tuple(expected)
+
+        def check(answer: Any) -> dict[str, WithdrawalResult | ProviderError]:
+            if not isinstance(answer, Mapping):
+                raise ContractViolation(
+                    f"query_withdrawals must answer a mapping, got {type(answer).__name__}"
+                )
+            strangers = set(answer) - set(request_ids)
+            if strangers:
+                raise ContractViolation(
+                    f"query_withdrawals answered {len(strangers)} request id(s) not asked about",
+                    integrity=True,
+                )
+            checked: dict[str, WithdrawalResult | ProviderError] = {}
+            for request_id, (amount, currency) in expected.items():
+                if request_id not in answer:
+                    checked[request_id] = ProviderError(
+                        ProviderErrorCode.UNKNOWN_WITHDRAWAL, "the bank has no such withdrawal"
+                    )
+                    continue
+                try:
+                    checked[request_id] = check_withdrawal(
+                        answer[request_id], request_id=request_id, amount=amount,
+                        currency=currency,
+                    )
+                except ContractViolation as violation:
+                    checked[request_id] = self._checked("query_withdrawals", violation)
+            return checked
+
+        return await self._call(
+            "query_withdrawals", self.settings.read_timeout,
+            lambda: self.provider.query_withdrawals(request_ids), check,
+        )
+
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
         """Verify and parse a callback (synchronous; not subject to timeout or breaker).
 

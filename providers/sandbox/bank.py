@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -335,6 +335,20 @@ class SandboxBank(BankProvider):
         """The withdrawal now (settled first if its time has come)."""
         await self._begin()
         return self._result(await self._run(lambda ledger: self._existing(ledger, request_id)))
+
+    async def query_withdrawals(
+        self, request_ids: Sequence[str]
+    ) -> Mapping[str, WithdrawalResult]:
+        """Many withdrawals in one call (one latency, one transaction); unknown ids are left
+        out of the answer."""
+        await self._begin()
+        rows = await self._run(lambda ledger: ledger.get_many(list(dict.fromkeys(request_ids))))
+        return {row.request_id: self._result(row) for row in rows}
+
+    @property
+    def has_batch_query(self) -> bool:
+        """Unless the option ``batch_query=false`` simulates a bank without one."""
+        return self.options.batch_query
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
         """Verify the ``X-Sandbox-Signature`` of a callback (signature, then replay window),

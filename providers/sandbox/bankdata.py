@@ -60,7 +60,8 @@ class SandboxOptions:
 
     ``seed`` makes failures and latency reproducible; ``down`` simulates an outage (every call
     raises ``UNAVAILABLE`` and health is not ok); ``callback_url`` turns on signed callbacks
-    (``{bank}`` in it is replaced by the bank code).
+    (``{bank}`` in it is replaced by the bank code); ``batch_query=false`` simulates a bank
+    without a batch status query (status sync then asks one withdrawal at a time).
     """
 
     seed: str = ""
@@ -68,12 +69,14 @@ class SandboxOptions:
     callback_url: str = ""
     callback_secret: str = ""
     callback_poll_s: float = 1.0
+    batch_query: bool = True
 
 
 #: Option names understood by a sandbox bank (other options, such as the guard's, are ignored).
 OPTION_NAMES = (
     "latency_ms", "failure_rate", "settlement_delay_s", "verification_required",
     "seed", "down", "callback_url", "callback_secret", "callback_poll_s",
+    "batch_query",
 )
 
 
@@ -168,6 +171,7 @@ def apply_options(data: BankData, options: Mapping[str, str]) -> tuple[BankData,
         callback_url=options.get("callback_url", ""),
         callback_secret=options.get("callback_secret", ""),
         callback_poll_s=_number(options.get("callback_poll_s", "1.0"), "callback_poll_s"),
+        batch_query=parse_bool(options.get("batch_query", "true"), "batch_query"),
     )
     return data, extra
 

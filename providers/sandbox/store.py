@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
@@ -163,6 +163,16 @@ class Ledger:
             (self.bank_code, request_id),
         ).fetchone()
         return WithdrawalRow.from_sql(row) if row else None
+
+    def get_many(self, request_ids: Sequence[str]) -> list[WithdrawalRow]:
+        """The withdrawals with these request ids that exist (in no particular order)."""
+        marks = ", ".join("?" for _ in request_ids)
+        rows = self._db.execute(
+            "SELECT * FROM sandbox_withdrawals WHERE bank_code = ?"  # noqa: S608 - only marks
+            f" AND request_id IN ({marks})",
+            (self.bank_code, *request_ids),
+        ).fetchall()
+        return [WithdrawalRow.from_sql(r) for r in rows]
 
     def card_totals(self, credit_card_ref: str, business_date: str) -> tuple[Decimal, Decimal]:
         """What the card's in-flight and succeeded withdrawals hold of its cash-advance

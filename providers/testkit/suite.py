@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -447,6 +448,30 @@ class ConformanceSuite:
                            E.UNKNOWN_WITHDRAWAL)
         await bank.refused("confirm_withdrawal(unknown)", provider.confirm_withdrawal(
             ConfirmWithdrawal(unknown, bank.verification_code)), E.UNKNOWN_WITHDRAWAL)
+
+    # -- the optional batch status query ------------------------------------------------
+
+    async def test_a_batch_query_answers_as_single_queries_do(self, bank: Harness):
+        provider = bank.provider
+        if not provider.has_batch_query:
+            pytest.skip("this bank has no batch status query (query_withdrawals)")
+        limit = provider.batch_query_limit
+        assert isinstance(limit, int) and not isinstance(limit, bool) and limit >= 2, (
+            f"batch_query_limit must be an int of at least 2, got {limit!r}"
+        )
+        started = [await bank.started() for _ in range(2)]
+        unknown = "conformance-never-submitted"
+        asked = [request.request_id for request, _ in started] + [unknown]
+        answer = await bank.call("query_withdrawals", provider.query_withdrawals(asked))
+        assert isinstance(answer, Mapping), f"query_withdrawals answered {type(answer).__name__}"
+        assert set(answer) == set(asked[:2]), (
+            f"query_withdrawals must answer exactly the known ids asked, got {sorted(answer)}"
+        )
+        for request, earlier in started:
+            result = answer[request.request_id]
+            bank.same_withdrawal(result, request)
+            bank.not_behind(result, earlier)
+            bank.not_behind(await bank.query(request), result)
 
     # -- callbacks ----------------------------------------------------------------------
 

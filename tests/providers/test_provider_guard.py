@@ -24,6 +24,7 @@ from providers import (
 )
 from providers.guard import GuardedProvider, GuardSettings
 from providers.integrity import ContractViolation, check_money
+from tests.providers.conftest import ScriptedBank, withdrawal
 
 CUSTOMER = Customer("WECHAT", "o-1")
 EXPECTED = {"expected_amount": Decimal("500.00"), "expected_currency": "CNY"}
@@ -359,3 +360,68 @@ def test_money_from_a_bank_has_at_most_two_decimals(value, ok):
             check_money(Decimal(value), "amount")
     with pytest.raises(ContractViolation):
         check_money(float(value) if ok else value, "amount")
+
+
+class BatchBank(ScriptedBank):
+    """The scripted bank with a batch status query (``script["query_withdrawals"]``)."""
+
+    batch_query_limit = 3
+
+    async def query_withdrawals(self, request_ids):
+        answer = {r: withdrawal(r, Decimal("500.00")) for r in request_ids if r != "w-unknown"}
+        return await self._answer("query_withdrawals", answer, request_ids)
+
+
+ASKED = {r: (Decimal("500.00"), "CNY") for r in ("w-1", "w-2", "w-unknown")}
+
+
+async def test_a_batch_query_is_offered_only_by_a_bank_that_has_one(scripted_bank, clock):
+    assert not guard(scripted_bank, clock).has_batch_query
+    batch = guard(BatchBank(), clock)
+    assert batch.has_batch_query and batch.batch_query_limit == 3
+    with pytest.raises(ValueError):
+        await batch.query_withdrawals(ASKED | {"w-4": (Decimal("1.00"), "CNY")})
+
+
+async def test_each_withdrawal_of_a_batch_answer_is_checked_on_its_own(clock, caplog):
+    bank = BatchBank()
+    guarded = guard(bank, clock, failure_threshold=1)
+    answers = await guarded.query_withdrawals(ASKED)
+    assert answers["w-1"].state is WithdrawalState.PROCESSING
+    assert answers["w-unknown"].code is ProviderErrorCode.UNKNOWN_WITHDRAWAL
+
+    async def one_wrong(request_ids):
+        return {r: withdrawal(r, Decimal("499.00" if r == "w-2" else "500.00")) for r in request_ids}
+
+    bank.script["query_withdrawals"] = one_wrong
+    with caplog.at_level(logging.ERROR, "cardcash.providers"):
+        answers = await guarded.query_withdrawals(ASKED)
+    assert answers["w-1"].state is WithdrawalState.PROCESSING  # the others still count
+    assert answers["w-unknown"].state is WithdrawalState.PROCESSING
+    assert answers["w-2"].code is ProviderErrorCode.INVALID_RESPONSE
+    assert "integrity event" in caplog.text and "query_withdrawals" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [withdrawal("w-1", Decimal("500.00"))],  # not a mapping
+        {"w-9": withdrawal("w-9", Decimal("500.00"))},  # about a withdrawal not asked
+    ],
+)
+async def test_a_batch_answer_that_breaks_the_contract_fails_the_whole_call(clock, answer):
+    bank = BatchBank()
+    bank.script["query_withdrawals"] = answer
+    guarded = guard(bank, clock, failure_threshold=1)
+    await raises(ProviderErrorCode.INVALID_RESPONSE, guarded.query_withdrawals(ASKED))
+    assert guarded.breaker_state == "open"
+
+
+async def test_a_slow_batch_query_times_out_as_a_whole(clock):
+    async def slow(*_):
+        await asyncio.sleep(5)
+
+    bank = BatchBank()
+    bank.script["query_withdrawals"] = slow
+    guarded = guard(bank, clock, read_timeout=0.05)
+    await raises(ProviderErrorCode.TIMEOUT, guarded.query_withdrawals(ASKED))
