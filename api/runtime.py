@@ -191,7 +191,9 @@ async def build_services(
         quotes=quotes,
         withdrawals=withdrawals,
         feed=feed,
-        status_sync=StatusSync(withdrawals, interval=settings.sync_interval_seconds),
+        status_sync=StatusSync(
+            withdrawals, registry.codes, interval=settings.sync_interval_seconds
+        ),
         limits=RateLimits(
             login=Limit(settings.rate_login_per_minute, minute),
             money_per_user=Limit(settings.rate_money_per_minute, minute),

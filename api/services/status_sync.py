@@ -1,9 +1,12 @@
 """Status sync: the background loop that asks banks about withdrawals whose outcome is open.
 
-Every replica runs one. Work is claimed row by row with a lease (a conditional update), so a
-due withdrawal is synced by exactly one replica, and one that dies mid-job lets another take
-over when the lease ends. Everything it needs is in the database, so it resumes after a
-restart from where the last process left off.
+Every replica runs one, with one lane per bank: each lane claims its bank's due withdrawals
+with a lease (one conditional update; on PostgreSQL rows another replica is claiming are
+skipped), asks the bank about them concurrently, within part of the guard's concurrency cap
+and in batches where the bank has a batch query, and claims again. A slow or broken bank
+holds up only its own lane. A due withdrawal is synced by exactly one replica, and one that
+dies mid-job lets another take over when the lease ends. Everything it needs is in the
+database, so it resumes after a restart from where the last process left off.
 """
 
 from __future__ import annotations
@@ -18,39 +21,44 @@ log = logging.getLogger("cardcash.status_sync")
 
 
 class StatusSync:
-    def __init__(self, withdrawals: Withdrawals, *, interval: float = 0.5, batch: int = 20) -> None:
+    """Keeps every bank's due withdrawals synced; ``interval``: the pause when none are due."""
+
+    def __init__(self, withdrawals: Withdrawals, banks: list[str], *, interval: float = 0.5):
         self._withdrawals = withdrawals
+        self._banks = banks
         self._interval = interval
-        self._batch = batch
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
-        self.runs = 0
 
     def start(self) -> None:
-        if self._task is None:
+        if not self._tasks:
             self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="cardcash-status-sync")
+            self._tasks = [
+                asyncio.create_task(self._lane(code), name=f"cardcash-status-sync-{code}")
+                for code in self._banks
+            ]
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Finish the withdrawal in hand, then stop (its lease covers anything cut short)."""
-        if self._task is None:
+        """Finish the passes in hand, then stop (their leases cover anything cut short)."""
+        if not self._tasks:
             return
         self._stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        except TimeoutError:
-            self._task.cancel()
+        tasks, self._tasks = self._tasks, []
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+                await task
 
-    async def _run(self) -> None:
+    async def _lane(self, bank_code: str) -> None:
         while not self._stopping.is_set():
             try:
-                while await self._withdrawals.sync_due(self._batch) and not self._stopping.is_set():
+                while not self._stopping.is_set() and await self._withdrawals.sync_due(
+                    bank_code=bank_code
+                ):
                     pass
-                self.runs += 1
-            except Exception:  # the loop must outlive a database blip or a bug in one row
-                log.exception("status sync pass failed; retrying")
+            except Exception:  # the lane must outlive a database blip or a bug in one row
+                log.exception("status sync pass for %s failed; retrying", bank_code)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval)

@@ -15,6 +15,7 @@ Guarantees, and how they hold across crashes and replicas:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -55,6 +56,7 @@ from providers import (
     WithdrawalResult,
     WithdrawalState,
 )
+from providers.guard import GuardedProvider
 from providers.registry import Registry
 
 log = logging.getLogger("cardcash.withdrawals")
@@ -271,11 +273,13 @@ class Withdrawals:
         self._quotes = quotes
         self._feed = feed
         self.policy = policy or SyncPolicy()
-        # Leases this process took whose job was cut short (the database went away mid-job,
-        # or the claim's answer was lost): withdrawal id → the lease's expiry, which is also
-        # its token. Released on the next pass, so the work resumes in seconds, not when the
-        # lease runs out.
-        self._abandoned: dict[str, datetime] = {}
+        # Leases this process took whose pass was cut short (the database went away mid-job,
+        # or the claim's answer was lost), by their expiry, which is also their token.
+        # Released on the next pass, so the work resumes in seconds, not when the lease
+        # runs out.
+        self._abandoned: set[datetime] = set()
+        self._last_lease: datetime | None = None
+        self._sync_slots: dict[str, asyncio.Semaphore] = {}
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -556,72 +560,167 @@ class Withdrawals:
                 )
             ).one()
 
-    async def sync_due(self, limit: int = 20) -> int:
-        """Ask the banks about due withdrawals this replica manages to claim. Returns how many."""
+    def sync_slots(self, provider: GuardedProvider) -> int:
+        """How many calls status sync keeps in flight to one bank: half the guard's cap, so
+        that users' own calls to the bank still find a free slot behind any backlog."""
+        return max(1, provider.settings.max_concurrency // 2)
+
+    def sync_pass_size(self, provider: GuardedProvider) -> int:
+        """How many due withdrawals of one bank a pass claims: enough to fill every slot."""
+        per_call = provider.batch_query_limit if provider.has_batch_query else 2
+        return self.sync_slots(provider) * per_call
+
+    async def sync_due(self, limit: int | None = None, *, bank_code: str | None = None) -> int:
+        """Claim due withdrawals (of one bank, or of every loaded bank) and ask the banks.
+
+        Banks are asked concurrently, each with at most :meth:`sync_slots` calls in flight,
+        in batches where the bank has a batch query. ``limit`` caps the withdrawals claimed
+        (default: :meth:`sync_pass_size` per bank). Returns how many were claimed. When
+        a database error cuts the pass short, it is raised once every other withdrawal of
+        the pass is done, and the leases left are given back on the next pass.
+        """
         await self._release_abandoned()
+        codes = [bank_code] if bank_code is not None else self._registry.codes
         now = utcnow()
-        async with self._db.read() as session:
-            ids = list(
-                await session.exec(
-                    select(Withdrawal.id)
-                    .where(
-                        col(Withdrawal.next_sync_at) <= now,
-                        or_(
-                            col(Withdrawal.sync_lease_until).is_(None),
-                            col(Withdrawal.sync_lease_until) < now,
-                        ),
-                    )
-                    .order_by(col(Withdrawal.next_sync_at))
-                    .limit(limit)
+        lease = self._new_lease(now)
+        if bank_code is None and limit is not None:
+            claims: list[tuple[str | None, int]] = [(None, limit)]
+        else:
+            claims = [
+                (code, limit or self.sync_pass_size(provider))
+                for code in codes
+                if (provider := self._registry.get(code)) is not None
+            ]
+        rows: list[Row] = []
+        try:
+            for code, size in claims:
+                rows += await self._claim_due(now, lease, size, code)
+        except BaseException:
+            # A claim that committed but whose answer was lost is ours all the same.
+            self._abandoned.add(lease)
+            raise
+        by_bank: dict[str, list[Row]] = {}
+        for row in rows:
+            by_bank.setdefault(row.bank_code, []).append(row)
+        try:
+            failures = [
+                failure
+                for failures in await asyncio.gather(
+                    *(self._sync_bank(code, claimed) for code, claimed in by_bank.items())
                 )
-            )
-        synced = 0
-        for withdrawal_id in ids:
-            lease = now + self.policy.lease
-            # Noted before the claim: a claim that committed but whose answer was lost is
-            # ours all the same.
-            self._abandoned[withdrawal_id] = lease
-            if await self._claim(withdrawal_id, now, lease):
-                await self.sync_one(withdrawal_id)  # every way out of it ends the lease
-                synced += 1
-            del self._abandoned[withdrawal_id]
-        return synced
+                for failure in failures
+            ]
+        except BaseException:
+            self._abandoned.add(lease)
+            raise
+        if failures:
+            self._abandoned.add(lease)
+            raise failures[0]
+        return len(rows)
 
     async def sync_one(self, withdrawal_id: str) -> None:
+        """Ask the bank about one withdrawal now, whether due or not."""
         row = await self._load(withdrawal_id)
-        status = Status(row.status)
-        if status.terminal:
-            return await self._schedule(withdrawal_id, None)
-        provider = self._registry.get(row.bank_code)
+        failures = await self._sync_bank(row.bank_code, [row])
+        if failures:
+            raise failures[0]
+
+    async def _sync_bank(self, bank_code: str, rows: list[Row]) -> list[BaseException]:
+        """Ask one bank about its claimed withdrawals; every way out ends each one's lease,
+        except a database error, which is returned (the lease is released later)."""
+        provider = self._registry.get(bank_code)
         if provider is None:
-            return await self._backoff(row)
+            return await self._each(rows, self._backoff)
+        open_rows = [row for row in rows if not Status(row.status).terminal]
+        closed = await self._each(
+            [row for row in rows if Status(row.status).terminal],
+            lambda row: self._schedule(row.id, None),
+        )
         now = utcnow()
-        try:
-            if (
-                status is Status.VERIFICATION_REQUIRED
-                and now - row.updated_at >= self.policy.verification_window
-            ):
-                result = await provider.cancel_withdrawal(
-                    row.id, expected_amount=row.amount, expected_currency=row.currency
+        expired = [
+            row for row in open_rows
+            if Status(row.status) is Status.VERIFICATION_REQUIRED
+            and now - row.updated_at >= self.policy.verification_window
+        ]
+        cancelled = {row.id for row in expired}
+        asked = [row for row in open_rows if row.id not in cancelled]
+        slots = self._sync_slots.get(bank_code)
+        if slots is None:
+            slots = self._sync_slots[bank_code] = asyncio.Semaphore(self.sync_slots(provider))
+
+        async def cancel(row: Row) -> None:
+            async with slots:
+                answer = await _answer(
+                    provider.cancel_withdrawal(
+                        row.id, expected_amount=row.amount, expected_currency=row.currency
+                    )
                 )
-            else:
-                result = await provider.query_withdrawal(
-                    row.id, expected_amount=row.amount, expected_currency=row.currency
+            await self._synced(row, answer)
+
+        async def query(row: Row) -> None:
+            async with slots:
+                answer = await _answer(
+                    provider.query_withdrawal(
+                        row.id, expected_amount=row.amount, expected_currency=row.currency
+                    )
                 )
-        except ProviderError as exc:
-            if exc.code is ProviderErrorCode.UNKNOWN_WITHDRAWAL and status is Status.PENDING:
-                return await self._never_received(row, now)
-            if exc.code is ProviderErrorCode.INVALID_RESPONSE:
+            await self._synced(row, answer)
+
+        async def query_batch(batch: list[Row]) -> list[BaseException]:
+            async with slots:
+                try:
+                    answers = await provider.query_withdrawals(
+                        {row.id: (row.amount, row.currency) for row in batch}
+                    )
+                except ProviderError as exc:
+                    answers = dict.fromkeys((row.id for row in batch), exc)
+            return await self._each(batch, lambda row: self._synced(row, answers[row.id]))
+
+        jobs = [self._each(expired, cancel, concurrently=True)]
+        if provider.has_batch_query:
+            step = provider.batch_query_limit
+            jobs += [query_batch(asked[i : i + step]) for i in range(0, len(asked), step)]
+        else:
+            jobs.append(self._each(asked, query, concurrently=True))
+        return closed + [f for failures in await asyncio.gather(*jobs) for f in failures]
+
+    @staticmethod
+    async def _each(rows, job, *, concurrently: bool = False) -> list[BaseException]:
+        """Run ``job`` for every row (one after the other, or all at once); the exceptions."""
+        if concurrently:
+            results = await asyncio.gather(*(job(row) for row in rows), return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for failure in failures:
+                if isinstance(failure, asyncio.CancelledError):
+                    raise failure
+            return failures
+        failures = []
+        for row in rows:
+            try:
+                await job(row)
+            except Exception as exc:  # noqa: BLE001 - the others go on; the caller raises it
+                failures.append(exc)
+        return failures
+
+    async def _synced(self, row: Row, answer: WithdrawalResult | ProviderError) -> None:
+        """Record a bank's answer to status sync about one withdrawal."""
+        status = Status(row.status)
+        if isinstance(answer, ProviderError):
+            if answer.code is ProviderErrorCode.UNKNOWN_WITHDRAWAL and status is Status.PENDING:
+                return await self._never_received(row, utcnow())
+            if answer.code is ProviderErrorCode.INVALID_RESPONSE:
                 await self._note(
-                    row.id, Source.STATUS_SYNC, f"integrity check failed: {exc.message}"
+                    row.id, Source.STATUS_SYNC, f"integrity check failed: {answer.message}"
                 )
             return await self._backoff(row)
-        changes = _outcome(result)
+        target = Status.of(answer.state)
+        if target is status and (answer.bank_reference or None) == row.bank_reference:
+            return await self._backoff(row)  # nothing new: ask again later
         updated, moved = await self._move(
             row.id,
-            Status.of(result.state),
+            target,
             Source.STATUS_SYNC,
-            changes=changes,
+            changes=_outcome(answer),
         )
         if not moved:
             await self._backoff(updated)
@@ -880,34 +979,54 @@ class Withdrawals:
             event = _event(withdrawal_id, status, source, detail, utcnow(), status)
             await connection.execute(_INSERT_EVENT, event)
 
+    def _new_lease(self, now: datetime) -> datetime:
+        """A lease's expiry, which is also its token: unique among this process's leases."""
+        lease = now + self.policy.lease
+        if self._last_lease is not None and lease <= self._last_lease:
+            lease = self._last_lease + timedelta(microseconds=1)
+        self._last_lease = lease
+        return lease
+
     async def _release_abandoned(self) -> None:
-        for withdrawal_id, lease in list(self._abandoned.items()):
-            async with self._db.write() as session:
-                await session.exec(
-                    update(Withdrawal)
-                    .where(
-                        col(Withdrawal.id) == withdrawal_id,
-                        col(Withdrawal.sync_lease_until) == lease,
-                    )
+        for lease in list(self._abandoned):
+            async with self._db.write_core() as connection:
+                await connection.execute(
+                    update(_WITHDRAWALS)
+                    .where(_WITHDRAWALS.c.sync_lease_until == lease)
                     .values(sync_lease_until=None)
                 )
-            del self._abandoned[withdrawal_id]
+            self._abandoned.discard(lease)
 
-    async def _claim(self, withdrawal_id: str, now: datetime, lease: datetime) -> bool:
-        async with self._db.write() as session:
-            result = await session.exec(
-                update(Withdrawal)
-                .where(
-                    col(Withdrawal.id) == withdrawal_id,
-                    col(Withdrawal.next_sync_at) <= now,
-                    or_(
-                        col(Withdrawal.sync_lease_until).is_(None),
-                        col(Withdrawal.sync_lease_until) < now,
-                    ),
-                )
+    async def _claim_due(
+        self, now: datetime, lease: datetime, limit: int, bank_code: str | None
+    ) -> list[Row]:
+        """Lease up to ``limit`` due withdrawals in one statement. On PostgreSQL, rows another
+        replica is claiming at the same moment are skipped, not waited for."""
+        due = (
+            _WITHDRAWALS.c.next_sync_at <= now,
+            or_(_WITHDRAWALS.c.sync_lease_until.is_(None), _WITHDRAWALS.c.sync_lease_until < now),
+        )
+        if bank_code is not None:
+            due += (_WITHDRAWALS.c.bank_code == bank_code,)
+        # Chosen once (MATERIALIZED): a LIMIT subquery planned inside the UPDATE may run
+        # again and, skipping locked rows, choose other rows the second time.
+        chosen = (
+            core_select(_WITHDRAWALS.c.id)
+            .where(*due)
+            .order_by(_WITHDRAWALS.c.next_sync_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("chosen")
+            .prefix_with("MATERIALIZED")
+        )
+        async with self._db.write_core() as connection:
+            result = await connection.execute(
+                update(_WITHDRAWALS)
+                .where(_WITHDRAWALS.c.id.in_(core_select(chosen.c.id)), *due)
                 .values(sync_lease_until=lease)
+                .returning(*_WITHDRAWALS.c)
             )
-        return result.rowcount == 1
+            return list(result.all())
 
     async def _schedule(
         self, withdrawal_id: str, at: datetime | None, attempts: int | None = None
@@ -928,3 +1047,11 @@ class Withdrawals:
 
     async def _sync_soon(self, withdrawal_id: str) -> None:
         await self._schedule(withdrawal_id, utcnow() + self.policy.first_delay)
+
+
+async def _answer(call) -> WithdrawalResult | ProviderError:
+    """A bank call's answer, or the ProviderError it raised."""
+    try:
+        return await call
+    except ProviderError as exc:
+        return exc

@@ -6,12 +6,16 @@ import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import websockets
+from sqlmodel import col, update
 
+from db.engine import Database
+from db.models import Withdrawal
 from providers.sandbox.callbacks import callback_secret, sign_callback
 from providers.types import CallbackEvent, WithdrawalState
 from tests.api.flow import User
@@ -184,3 +188,77 @@ async def test_serve_with_two_workers_runs_two_full_processes(cluster):
     # Both worker processes served requests or ran status sync, on one port.
     assert len({c["pid"] for c in calls}) == 2, calls
     assert set(cluster.ledger()) == {w for _, w in made}
+
+
+async def test_a_status_sync_on_one_replica_wakes_a_subscriber_on_the_other(cluster):
+    # Replica A only serves the subscriber; replica B alone runs status sync.
+    banks = bank_options(verification_required="false", settlement_delay_s="1")
+    await asyncio.to_thread(cluster.start, 1, banks=banks, status_sync="false")
+    await asyncio.to_thread(cluster.start, 1, banks=banks, sync_first_delay_seconds="1.5")
+    replica_a = cluster.replicas[0]
+    async with two_clients(cluster) as (a, b):
+        on_a, _ = await _sign_in_on_both(a, b, "scale-sync-wake")
+        made = await on_a.withdraw(await on_a.quote("CEB", "800.00", "SINGLE_MONTH", 1))
+        assert made["status"] == "PROCESSING", made
+        ws = await _subscribe(replica_a.url, on_a, made["id"])
+        try:
+            assert await _next_status(ws, 5) == "PROCESSING"
+            assert await _next_status(ws, 4) == "SUCCEEDED"
+            arrived = time.time()
+        finally:
+            await ws.close()
+    synced = [e for e in await cluster.events() if e.source == "STATUS_SYNC"]
+    assert [(e.from_status, e.to_status) for e in synced] == [("PROCESSING", "SUCCEEDED")]
+    # The subscription re-reads every 5 s as a safety net; this came within a second of
+    # replica B's commit, so through NOTIFY.
+    latency = arrived - synced[0].occurred_at.timestamp()
+    print(f"status sync on B -> subscriber on A: {latency * 1000:.0f} ms")
+    assert latency < 1.0, latency
+    queries = [c for c in cluster.calls() if c["call"] == "query_withdrawal"]
+    assert {c["pid"] for c in queries} == {cluster.replicas[1].process.pid}
+
+
+async def test_two_replicas_drain_a_backlog_asking_the_bank_once_per_withdrawal(cluster):
+    # Status sync waits an hour: the test makes the whole backlog due at one moment, so both
+    # replicas race for every row of it.
+    banks = bank_options(verification_required="false", settlement_delay_s="0")
+    await asyncio.to_thread(cluster.start, 2, banks=banks, sync_first_delay_seconds="3600")
+    async with two_clients(cluster) as (a, b):
+
+        async def user_makes(i: int) -> list[str]:
+            user = await User.sign_in((a, b)[i % 2], f"scale-backlog-{i}")
+            credit, debit = await user.cards()
+            ids = []
+            for bank in ("CEB", "SPABANK", "NBBANK"):
+                for _ in range(2):
+                    quote = await user.quote(
+                        bank, "500.00", "SINGLE_MONTH", 1, card_id=credit[bank]["id"]
+                    )
+                    made = await user.withdraw(quote, debit_id=debit[0]["id"])
+                    assert made["status"] == "PROCESSING", made
+                    ids.append(made["id"])
+            return ids
+
+        ids = [i for ids in await asyncio.gather(*map(user_makes, range(20))) for i in ids]
+    db = Database(cluster.database_url)
+    try:
+        async with db.write() as session:
+            await session.exec(
+                update(Withdrawal)
+                .where(col(Withdrawal.next_sync_at).is_not(None))
+                .values(next_sync_at=datetime.now(UTC))
+            )
+    finally:
+        await db.dispose()
+    deadline = time.monotonic() + 30
+    while True:
+        rows = await cluster.withdrawals()
+        if all(r.status == "SUCCEEDED" for r in rows.values()):
+            break
+        assert time.monotonic() < deadline, Counter(r.status for r in rows.values())
+        await asyncio.sleep(0.2)
+    queries = [c for c in cluster.calls() if c["call"] == "query_withdrawal"]
+    assert Counter(c["request_id"] for c in queries) == Counter(ids), "each asked exactly once"
+    by_pid = Counter(c["pid"] for c in queries)
+    print(f"{len(ids)} due withdrawals drained by 2 replicas: bank queries per replica {by_pid}")
+    assert len(by_pid) == 2, "both replicas took part"

@@ -1,8 +1,9 @@
 """Loaded at start-up by the replicas of the scale tests (through ``PYTHONPATH``).
 
 With ``CARDCASH_TEST_BANK_CALLS`` set, every money call a sandbox bank receives is appended to
-that file as one JSON line: the call, the request id, the process id and the time. Lines are
-written with one ``O_APPEND`` write each, so several processes can share the file. The scale
+that file as one JSON line per withdrawal (a batch query as one query of each): the call,
+the request id, the process id and the time. A call's lines are written with one
+``O_APPEND`` write, so several processes can share the file. The scale
 tests read it to prove that two replicas never ask the bank the same thing twice.
 """
 
@@ -22,11 +23,20 @@ if _PATH:
 
         @functools.wraps(original)
         async def recorded(self, request, *args, **kwargs):
-            request_id = request if isinstance(request, str) else request.request_id
-            line = {"call": name, "request_id": request_id, "pid": os.getpid(), "at": time.time()}
+            if isinstance(request, str):
+                asked, call = [request], name
+            elif isinstance(request, (list, tuple)):  # a batch query: one line per withdrawal
+                asked, call = list(request), "query_withdrawal"
+            else:
+                asked, call = [request.request_id], name
+            now, pid = time.time(), os.getpid()
+            lines = "".join(
+                json.dumps({"call": call, "request_id": r, "pid": pid, "at": now}) + "\n"
+                for r in asked
+            )
             fd = os.open(_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, (json.dumps(line) + "\n").encode())
+                os.write(fd, lines.encode())
             finally:
                 os.close(fd)
             return await original(self, request, *args, **kwargs)
@@ -38,5 +48,6 @@ if _PATH:
         "confirm_withdrawal",
         "cancel_withdrawal",
         "query_withdrawal",
+        "query_withdrawals",
     ):
         _record(_name)
