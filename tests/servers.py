@@ -77,6 +77,8 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                # Never leave it running: nothing else would stop a server that failed here.
+                self.stop()
                 raise RuntimeError(f"server did not start:\n{self.output()}")
             time.sleep(0.1)
 

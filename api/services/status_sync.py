@@ -19,6 +19,9 @@ from api.services.withdrawals import Withdrawals
 
 log = logging.getLogger("cardcash.status_sync")
 
+#: The longest pause between two passes after failures in a row (a database that is gone).
+MAX_PAUSE = 10.0
+
 
 class StatusSync:
     """Keeps every bank's due withdrawals synced; ``interval``: the pause when none are due."""
@@ -52,13 +55,28 @@ class StatusSync:
                 await task
 
     async def _lane(self, bank_code: str) -> None:
+        failures = 0
         while not self._stopping.is_set():
             try:
                 while not self._stopping.is_set() and await self._withdrawals.sync_due(
                     bank_code=bank_code
                 ):
                     pass
-            except Exception:  # the lane must outlive a database blip or a bug in one row
-                log.exception("status sync pass for %s failed; retrying", bank_code)
+                failures = 0
+            except Exception as exc:  # the lane must outlive a database blip or a bug in one row
+                failures += 1
+                if failures == 1:
+                    log.exception("status sync pass for %s failed; retrying", bank_code)
+                else:  # one traceback per outage is enough; a line per retry says it goes on
+                    log.warning(
+                        "status sync pass for %s failed again (%d in a row: %s); retrying in %.1f s",
+                        bank_code, failures, type(exc).__name__, self._pause(failures),
+                    )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._stopping.wait(), self._pause(failures))
+
+    def _pause(self, failures: int) -> float:
+        """The interval; after failures in a row, doubled for each, up to :data:`MAX_PAUSE`."""
+        if not failures:
+            return self._interval
+        return min(self._interval * 2**failures, max(self._interval, MAX_PAUSE))

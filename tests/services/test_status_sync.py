@@ -7,12 +7,14 @@ Runs on SQLite and, with ``CARDCASH_TEST_DATABASE_URL`` set, on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from datetime import timedelta
 
 from sqlmodel import select
 
+from api.services.status_sync import StatusSync
 from db.models import Withdrawal, WithdrawalEvent
 from db.types import utcnow
 from providers import ProviderError, ProviderErrorCode
@@ -232,3 +234,28 @@ async def test_a_sync_that_settles_a_withdrawal_wakes_its_watchers_at_once(start
         await services.withdrawals.sync_due()
         assert changes.get_nowait() == withdrawal_id
     assert (await rows(app))[withdrawal_id].status == "SUCCEEDED"
+
+
+class Unreachable:
+    """Withdrawals whose database is gone: every pass fails."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    async def sync_due(self, *, bank_code: str) -> int:
+        self.passes += 1
+        raise OSError("connection refused")
+
+
+async def test_a_lane_whose_passes_fail_backs_off_and_logs_one_traceback(caplog):
+    withdrawals = Unreachable()
+    sync = StatusSync(withdrawals, ["CEB"], interval=0.01)
+    with caplog.at_level(logging.INFO, "cardcash.status_sync"):
+        sync.start()
+        await asyncio.sleep(1.0)
+        await sync.stop()
+    # Every 10 ms would be about 100 passes; doubling pauses make it about 7.
+    assert 3 <= withdrawals.passes <= 10, withdrawals.passes
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1
+    assert "failed again" in caplog.records[-1].getMessage()
