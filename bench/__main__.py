@@ -8,7 +8,7 @@ import os
 import time
 import traceback
 
-from bench import load
+from bench import load, servers
 from bench.figures import FIGURES
 from bench.report import Report
 
@@ -42,6 +42,7 @@ def main() -> None:
         f"{args.rounds} rounds, load from {load.tool()}, {os.cpu_count()} CPUs",
         flush=True,
     )
+    print(f"servers: {servers.DEVIATIONS}", flush=True)
     report = Report()
     for figure in wanted:
         t0 = time.monotonic()

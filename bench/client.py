@@ -16,16 +16,16 @@ import httpx
 
 T = TypeVar("T")
 
-LOGIN = """mutation($code: String!) { login(input: {channel: ALIPAY, code: $code}) {
+LOGIN = """mutation($code: String!) { login(input: {channel: WECHAT, code: $code}) {
   ... on LoginSuccess { token viewer { id } } ... on Error { code message } } }"""
 CARDS = """{ viewer { creditCards { id bankCode } debitCards { id bankCode } } }"""
 QUOTE = """mutation($input: CreateQuoteInput!) { createQuote(input: $input) {
   __typename ... on Quote { id disclosure { version } } ... on Error { code message } } }"""
 CATALOG = (
-    "query Catalog { banks(channel: ALIPAY) { id code name nameEn shortName logoUrl brandColor "
+    "query Catalog { banks(channel: WECHAT) { id code name nameEn shortName logoUrl brandColor "
     "tagline channel availability usable entryHint } }"
 )
-OFFERS = """query Offers { banks(channel: ALIPAY) { code name logoUrl availability usable
+OFFERS = """query Offers { banks(channel: WECHAT) { code name logoUrl availability usable
   offer { __typename
     ... on CashAdvanceOffer { creditCardId availableLimit { amount currency }
       minAmount { amount } maxAmount { amount } dailyRemaining { amount }
@@ -73,7 +73,7 @@ class Api:
         return body["data"]
 
     async def login(self, name: str) -> str:
-        result = (await self.q(LOGIN, {"code": f"sandbox:{name}"}))["login"]
+        result = (await self.q(LOGIN, {"code": f"bench-{name}"}))["login"]
         if "token" not in result:
             raise RuntimeError(f"login {name} failed: {result}")
         return result["token"]

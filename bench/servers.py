@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from bench import wechat
+
 BIN = Path(sys.executable).parent
+SIX_LIVE = Path(__file__).resolve().parent / "catalog-six-live.toml"
 SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
 #: Bench runs far more sign-ins and money requests per client than a user could.
 UNLIMITED = "100000000"
@@ -27,8 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bank_options(latency_ms: int, **extra: str) -> str:
-    options = {"latency_ms": str(latency_ms), "failure_rate": "0", "settlement_delay_s": "1"}
+def bank_options(latency_ms: int | None, **extra: str) -> str:
+    """Sandbox banks that never fail and settle in 1 s; ``latency_ms`` None keeps each
+    bank's own latency."""
+    options = {"failure_rate": "0", "settlement_delay_s": "1"}
+    if latency_ms is not None:
+        options["latency_ms"] = str(latency_ms)
     return json.dumps({"*": options | extra})
 
 
@@ -122,23 +130,62 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+#: What the bench sets beyond the database, data dir and key, all else at production defaults.
+#: Rate limits are raised (a bench client signs in and moves money far more often than a
+#: user may); simulated banks are let serve in prod (they are the banks there are); sign-in
+#: goes through the WeChat adapter to a local stand-in of WeChat (bench.wechat); the catalog
+#: lists the six sandbox banks LIVE on both channels (bench/catalog-six-live.toml).
+DEVIATIONS = (
+    "CARDCASH_ENV=prod with its defaults (log level INFO, JSON access log, metrics on); "
+    f"only raised: rate limits (login, money, per address: {UNLIMITED}/min); also set: "
+    "CARDCASH_SIMULATED_BANKS=true, WeChat login against a local stand-in, the bench catalog "
+    "(six banks LIVE)"
+)
+
+
 def cardcash_env(
-    workdir: Path, database_url: str | None = None, *, latency_ms: int = 0, **settings: str
+    workdir: Path,
+    database_url: str | None = None,
+    *,
+    latency_ms: int | None = 0,
+    bank_options_json: str | None = None,
+    **settings: str,
 ) -> dict[str, str]:
-    """The environment of a production-like cardcash process, with bench-sized rate limits."""
+    """The environment of a cardcash process at production defaults (see :data:`DEVIATIONS`).
+
+    ``latency_ms``: every sandbox bank's latency (None: each bank's own default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDCASH_")}
     env.update(
+        CARDCASH_ENV="prod",
         CARDCASH_DATABASE_URL=database_url or f"sqlite+aiosqlite:///{workdir / 'cardcash.db'}",
         CARDCASH_DATA_DIR=str(workdir / "data"),
         CARDCASH_SECRET_KEY=SECRET,
-        CARDCASH_BANK_OPTIONS=bank_options(latency_ms),
-        CARDCASH_LOG_LEVEL="WARNING",
+        CARDCASH_SIMULATED_BANKS="true",
+        CARDCASH_BANK_OPTIONS=bank_options_json or bank_options(latency_ms),
+        CARDCASH_CATALOG_FILE=str(SIX_LIVE),
+        CARDCASH_WECHAT_APP_ID=wechat.APP_ID,
+        CARDCASH_WECHAT_APP_SECRET=wechat.APP_SECRET,
+        CARDCASH_WECHAT_API_URL=wechat_url(),
         CARDCASH_RATE_LOGIN_PER_MINUTE=UNLIMITED,
         CARDCASH_RATE_MONEY_PER_MINUTE=UNLIMITED,
         CARDCASH_RATE_ADDRESS_PER_MINUTE=UNLIMITED,
     )
     env.update({f"CARDCASH_{k.upper()}": str(v) for k, v in settings.items()})
     return env
+
+
+_WECHAT: Process | None = None
+
+
+def wechat_url() -> str:
+    """The WeChat stand-in's address, started on first use and stopped when the bench ends."""
+    global _WECHAT
+    if _WECHAT is None:
+        workdir = Path(tempfile.mkdtemp(prefix="cardcash-bench-wechat-"))
+        _WECHAT = baseline("wechat", workdir, module="bench.wechat").start()
+        atexit.register(_WECHAT.stop)
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    return _WECHAT.url
 
 
 def prepare_database(env: dict[str, str], cwd: Path) -> None:
@@ -162,7 +209,7 @@ def cardcash(env: dict[str, str], cwd: Path, *, workers: int = 1) -> Process:
     return process
 
 
-def baseline(app: str, cwd: Path, **env_vars: str) -> Process:
+def baseline(app: str, cwd: Path, *, module: str = "bench.baselines", **env_vars: str) -> Process:
     """A plain Starlette app from :mod:`bench.baselines`, served by uvicorn like cardcash."""
     port = free_port()
     env = dict(os.environ) | env_vars
@@ -172,7 +219,7 @@ def baseline(app: str, cwd: Path, **env_vars: str) -> Process:
         "-m",
         "uvicorn",
         "--factory",
-        f"bench.baselines:{app}",
+        f"{module}:{app}",
         "--port",
         str(port),
         "--loop",
