@@ -677,7 +677,7 @@ class Withdrawals:
             return await self._each(batch, lambda row: self._synced(row, answers[row.id]))
 
         jobs = [self._each(expired, cancel, concurrently=True)]
-        if provider.has_batch_query:
+        if provider.has_batch_query and len(asked) > 1:  # one alone gains nothing from it
             step = provider.batch_query_limit
             jobs += [query_batch(asked[i : i + step]) for i in range(0, len(asked), step)]
         else:
