@@ -1019,6 +1019,10 @@ class Withdrawals:
             .cte("chosen")
             .prefix_with("MATERIALIZED")
         )
+        # Most passes find nothing due: a read says so without taking the write lock.
+        async with self._db.read_core() as connection:
+            if (await connection.execute(core_select(literal(1)).where(*due).limit(1))).first() is None:
+                return []
         async with self._db.write_core() as connection:
             result = await connection.execute(
                 update(_WITHDRAWALS)
