@@ -34,9 +34,12 @@ class AnonymousResults:
         self._entries: OrderedDict[tuple, tuple[float, int, dict[str, Any]]] = OrderedDict()
 
     @staticmethod
-    def key(document: str, operation: str | None, variables: dict | None, media: str) -> tuple:
+    def key(
+        document: str, operation: str | None, variables: dict | None, media: str, language: str
+    ) -> tuple:
+        """``language``: the catalog of the answer's messages (see :mod:`api.messages`)."""
         encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-        return (document, operation, encoded, media)
+        return (document, operation, encoded, media, language)
 
     def get(self, key: tuple) -> dict[str, Any] | None:
         if self._ttl <= 0:

@@ -42,6 +42,7 @@ from api.http.middleware import write_access_line
 from api.http.pages import GraphiQLPage
 from api.http.persisted import PersistedQueries, PersistedQueryError
 from api.logging_setup import request_id_var, user_id_var
+from api.messages import pick_language
 from api.observability import Metrics, RequestRecord, request_record_var
 from api.schema.auth import authenticate, connection_authorization
 from api.schema.context import Context
@@ -59,10 +60,19 @@ _GET_CACHE_MAX_LENGTH = 4096
 class RequestError(Exception):
     """A request refused before GraphQL runs: an HTTP status and a GraphQL-shaped body."""
 
-    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers=None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "BAD_REQUEST",
+        headers=None,
+        *,
+        extensions: dict | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.headers = headers or {}
+        self.extensions = extensions or {}
 
 
 def timed_out(budget: float | None, operation_type: str | None) -> RequestError:
@@ -113,6 +123,23 @@ def _loads(raw: str | bytes, message: str) -> Any:
             return json.loads(raw)
         except (ValueError, RecursionError):
             raise RequestError(400, message) from None
+
+
+def _signed_out(error: dict) -> bool:
+    """An error every request without a token gets alike: a field that needs a user."""
+    extensions = error["extensions"]
+    return extensions.get("code") == "UNAUTHENTICATED" and extensions.get("reason") == "MISSING"
+
+
+def _restamped(body: dict) -> dict:
+    """A kept answer with this request's id on its errors (an answer without any: as is)."""
+    if "errors" not in body:
+        return body
+    request_id = request_id_var.get()
+    errors = [
+        {**e, "extensions": {**e["extensions"], "requestId": request_id}} for e in body["errors"]
+    ]
+    return {**body, "errors": errors}
 
 
 def _media_type(content_type: str | None) -> str:
@@ -246,8 +273,15 @@ class GraphQLApp(GraphQL):
             return data
         media = _media_type(request.headers.get("content-type"))
         if media != JSON:
+            # Mini-program requests (wx.request, my.request) default to a form body: say what
+            # to send instead of only refusing it.
             raise RequestError(
-                415, "POST bodies must be application/json", "UNSUPPORTED_MEDIA_TYPE"
+                415,
+                f"POST bodies must be JSON: send the header 'Content-Type: {JSON}' and the "
+                f"request as a JSON object (got {(media or 'no Content-Type')[:80]!r})",
+                "UNSUPPORTED_MEDIA_TYPE",
+                {"Accept-Post": JSON},
+                extensions={"expectedContentType": JSON},
             )
         data = _loads(await request.body(), "the request body is not valid JSON")
         if isinstance(data, list):
@@ -306,12 +340,13 @@ class GraphQLApp(GraphQL):
                 raise RequestError(400, "no GraphQL query found in the request", "BAD_REQUEST")
             cache_key = None
             if self._anonymous is not None and "authorization" not in request.headers:
-                cache_key = AnonymousResults.key(document, name, variables, media)
+                language = pick_language(request.headers.get("accept-language"))
+                cache_key = AnonymousResults.key(document, name, variables, media, language)
                 if (cached := self._anonymous.get(cache_key)) is not None:
                     if remember:  # it ran before: the text is valid, so register its hash
                         self.persisted.remember(remember, document)
                     self.observe(name, "query", "ok", started, ())
-                    return 200, cached, {}
+                    return 200, _restamped(cached), {}
             context = await self.get_context(request)
             async with asyncio.timeout(self.operation_timeout):
                 result = await self.schema.execute(
@@ -373,7 +408,7 @@ class GraphQLApp(GraphQL):
 
         if (
             cache_key is not None
-            and not errors
+            and all(_signed_out(e) for e in errors)
             and context.account is None
             and context.operation_type == "query"
         ):
@@ -429,7 +464,7 @@ class GraphQLApp(GraphQL):
 
     @staticmethod
     def _error_body(error: RequestError) -> dict:
-        extensions = {"code": error.code, "requestId": request_id_var.get()}
+        extensions = {"code": error.code, **error.extensions, "requestId": request_id_var.get()}
         return {"errors": [{"message": error.message, "extensions": extensions}]}
 
     def _error_response(self, error: RequestError, media: str) -> Response:

@@ -211,7 +211,7 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
                 await self._fail(operation, [self._timed_out(context)])
                 return "timeout"
             await self._fail(
-                operation, [self._formatted(unauthenticated("session expired; sign in again"))]
+                operation, [self._formatted(unauthenticated("EXPIRED", context.language))]
             )
             return "error"
         if remember and "rejected" not in outcomes:

@@ -44,8 +44,9 @@ class Query:
     viewer: Viewer | None = strawberry.field(
         resolver=resolve_viewer,
         description=(
-            "The signed-in user; null without a session token. An invalid or expired token is "
-            "an error with extensions.code UNAUTHENTICATED."
+            "The signed-in user. Without a valid session token: null and an error with "
+            "extensions.code UNAUTHENTICATED, whose extensions.reason says why: MISSING (no "
+            "token), EXPIRED (sign in again), INVALID or MALFORMED."
         ),
     )
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.schema.auth import viewer_account
+from api.schema.auth import require_account
 from api.schema.catalog import Channel
 from api.schema.errors import LoginError, RateLimitedError, ValidationError, error_member
 from api.services import catalog as domain_catalog
@@ -121,8 +121,7 @@ LoginResult = Annotated[
 
 
 async def resolve_viewer(info: Info) -> Viewer | None:
-    account = await viewer_account(info)
-    return Viewer.of(account) if account else None
+    return Viewer.of(await require_account(info))
 
 
 async def resolve_login(

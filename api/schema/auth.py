@@ -5,13 +5,23 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from api import messages
 from api.logging_setup import user_id_var
 from api.services.accounts import Account
 from api.services.sessions import InvalidSession, SessionClaims
 
+#: extensions.reason of an UNAUTHENTICATED error: what the client should do differs.
+#: MISSING: no token was sent; EXPIRED: the session ended, sign in again; INVALID: the token
+#: is not one of ours (or its user is gone); MALFORMED: the header is not 'Bearer <token>'.
+REASONS = ("MISSING", "EXPIRED", "INVALID", "MALFORMED")
 
-def unauthenticated(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+def unauthenticated(reason: str, language: str = messages.DEFAULT_LANGUAGE) -> GraphQLError:
+    """UNAUTHENTICATED with its ``reason``, the message in ``language``."""
+    return GraphQLError(
+        messages.text(f"auth.{reason}", language),
+        extensions={"code": "UNAUTHENTICATED", "reason": reason},
+    )
 
 
 def connection_authorization(params: dict | None) -> object | None:
@@ -24,20 +34,25 @@ def connection_authorization(params: dict | None) -> object | None:
 def _bearer(header: object) -> str:
     scheme, _, token = str(header).partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthenticated("the Authorization header must be 'Bearer <token>'")
+        raise unauthenticated("MALFORMED")
     return token.strip()
 
 
-async def authenticate(services, header: object) -> tuple[Account, SessionClaims]:
+async def authenticate(
+    services, header: object, language: str = messages.DEFAULT_LANGUAGE
+) -> tuple[Account, SessionClaims]:
     """The account an Authorization value speaks for, and its session; an UNAUTHENTICATED
-    error when it is malformed, invalid, expired or names no such account."""
+    error (its message in ``language``) when it is malformed, invalid, expired or names no
+    such account."""
     try:
         claims = services.tokens.verify(_bearer(header))
     except InvalidSession as exc:
-        raise unauthenticated(f"{exc}; sign in again") from None
+        raise unauthenticated(exc.reason, language) from None
+    except GraphQLError as error:  # a malformed header, in the request's language
+        raise unauthenticated(error.extensions["reason"], language) from None
     account = await services.accounts.get(claims.user_id)
     if account is None or account.channel.value != claims.channel:
-        raise unauthenticated("invalid session token; sign in again")
+        raise unauthenticated("INVALID", language)
     return account, claims
 
 
@@ -51,7 +66,7 @@ async def viewer_account(info: Info) -> Account | None:
         header = connection_authorization(context.connection_params)
     if header is None:
         return None
-    account, _ = await authenticate(context.services, header)
+    account, _ = await authenticate(context.services, header, context.language)
     context.account = account
     user_id_var.set(account.id)
     return account
@@ -61,5 +76,5 @@ async def require_account(info: Info) -> Account:
     """The signed-in user, or an UNAUTHENTICATED error."""
     account = await viewer_account(info)
     if account is None:
-        raise unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
+        raise unauthenticated("MISSING", info.context.language)
     return account

@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from api.schema.auth import viewer_account
+from api.schema.auth import require_account, viewer_account
 from api.schema.execution import prefetched
 from api.schema.offers import OfferResult, offer_loader, prefetch_offers
 from api.services import catalog as domain
@@ -95,7 +95,7 @@ class Bank:
 
     @strawberry.field(
         description="The viewer's cash-advance offer at this bank: limits and each repayment "
-        "option with its APR. Null when not signed in. Offers of all banks on a page are "
+        "option with its APR. Without a valid session: null and an UNAUTHENTICATED error. Offers of all banks on a page are "
         "fetched at once; a bank that fails gives its error, not a failed page."
     )
     @prefetched("_offer", NOT_FETCHED)
@@ -107,9 +107,7 @@ class Bank:
         return self._load_offer(info)  # type: ignore[return-value]  # awaited by GraphQL
 
     async def _load_offer(self, info: Info) -> OfferResult | None:
-        account = await viewer_account(info)
-        if account is None:
-            return None
+        account = await require_account(info)
         return await offer_loader(info, account).load(self.code)
 
     _offer: strawberry.Private[object] = NOT_FETCHED

@@ -13,14 +13,16 @@ from strawberry.types import ExecutionContext
 
 from api import messages
 from api.observability import note_error_result
-from api.schema.extensions import is_unexpected
+from api.schema.extensions import give_code, is_unexpected
+from api.schema.money import Money
 from api.services.errors import DomainError
 
 log = logging.getLogger("cardcash.graphql")
 
 
 class Schema(strawberry.Schema):
-    """Strawberry's schema, logging only what needs an operator.
+    """Strawberry's schema, logging only what needs an operator, and giving every error an
+    ``extensions.code`` (see :func:`api.schema.extensions.give_code`).
 
     A malformed document or an invalid variable is the client's mistake, answered in the
     response; it is logged at DEBUG, not as a server error. An exception raised inside a
@@ -32,6 +34,7 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
+            give_code(error)  # every error a client sees has extensions.code
             if not is_unexpected(error):
                 log.debug("request error: %s", error.message)
             else:
@@ -230,6 +233,20 @@ class CardError(Error):
 @strawberry.type(description="The amount is outside what the bank allows now.")
 class AmountError(Error):
     field: str | None = strawberry.field(description="The input field at fault.")
+    minimum: Money | None = strawberry.field(
+        description="The least that may be withdrawn at once (for this tenor, when the bound "
+        "is the tenor's); null when not known."
+    )
+    maximum: Money | None = strawberry.field(
+        description="The most that may be withdrawn at once (for this tenor, when the bound is "
+        "the tenor's); null when not known."
+    )
+    available_limit: Money | None = strawberry.field(
+        description="The card's cash-advance limit available now; null when not known."
+    )
+    daily_remaining: Money | None = strawberry.field(
+        description="What is left of today's cap; null when not known."
+    )
 
 
 @strawberry.type(
@@ -302,7 +319,12 @@ _DETAILS = {
     "attempts_left": "attempts_left",
     "decline_reason": "decline_reason",
     "next_step": "decline_reason",
+    "minimum": "min_amount",
+    "maximum": "max_amount",
+    "available_limit": "available_limit",
+    "daily_remaining": "daily_remaining",
 }
+_MONEY = ("minimum", "maximum", "available_limit", "daily_remaining")
 
 
 def error_member(error: DomainError, language: str = messages.DEFAULT_LANGUAGE) -> Error:
@@ -314,6 +336,9 @@ def error_member(error: DomainError, language: str = messages.DEFAULT_LANGUAGE) 
     values = {name: error.details.get(_DETAILS[name]) for name in fields}
     if "retryable" in values:
         values["retryable"] = bool(values["retryable"])
+    for name in _MONEY:
+        if values.get(name) is not None:
+            values[name] = Money.cny(values[name])
     if "attempts_left" in values:
         values["attempts_left"] = int(values["attempts_left"] or 0)
     if "retry_after_seconds" in values and values["retry_after_seconds"] is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import DocumentNode, GraphQLError, parse, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse, validate
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -18,6 +18,27 @@ from api.services.errors import DomainError
 from api.services.lru import LRU
 
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+#: Apollo's codes for what the GraphQL layer itself refuses.
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def coded(error: GraphQLError, code: str) -> GraphQLError:
+    """``error`` with ``extensions.code`` set, unless it has one already."""
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return error
+
+
+def give_code(error: GraphQLError) -> None:
+    """An error that reached the response without a code gets one. Syntax and validation
+    errors are given theirs where they are found (:class:`Documents`); what is left without a
+    path are variables that do not coerce (BAD_USER_INPUT), with a path an error no resolver
+    meant (a null for a non-null field): the server's."""
+    coded(error, BAD_USER_INPUT if error.path is None else INTERNAL_ERROR)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -68,7 +89,11 @@ class Documents:
         raises :class:`GraphQLError` (and is not remembered). ``options`` are the same for
         every request of a schema."""
         if (document := self._parsed.get(query)) is None:
-            document = self._parsed.put(query, parse(query, **options))
+            try:
+                parsed = parse(query, **options)
+            except GraphQLSyntaxError as error:
+                raise coded(error, PARSE_FAILED) from None
+            document = self._parsed.put(query, parsed)
         return document
 
     def validate(self, schema, document: DocumentNode, rules) -> list[GraphQLError]:
@@ -79,12 +104,15 @@ class Documents:
         if known is None or known[0] is not document:
             # As Strawberry's own validation, with its two rules, and graphql-core's public
             # switch for suggestions.
-            errors = self.limits.check(document) or validate(
-                schema,
-                document,
-                (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
-                hide_suggestions=self.hide_suggestions,
-            )
+            errors = self.limits.check(document) or [
+                coded(error, VALIDATION_FAILED)
+                for error in validate(
+                    schema,
+                    document,
+                    (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                    hide_suggestions=self.hide_suggestions,
+                )
+            ]
             known = self._checked.put(id(document), (document, errors))
         return known[1]
 

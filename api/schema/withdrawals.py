@@ -488,7 +488,7 @@ async def resolve_create_quote(
     async def act():
         amount = input.amount
         if isinstance(amount, UnparsableDecimal):
-            raise DomainError(ErrorCode.VALIDATION, "amount_format", field="amount")
+            raise DomainError(ErrorCode.VALIDATION, amount.reason, field="amount")
         quote = await info.context.services.quotes.create(
             account,
             bank_code=input.bank_code,

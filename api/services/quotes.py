@@ -135,7 +135,9 @@ def check_amount(amount: object, field: str = "amount") -> Decimal:
     # The range first: quantize() refuses (InvalidOperation) a number of more digits than
     # the decimal context holds, which only an amount far out of range can have.
     if amount > MAX_AMOUNT:
-        raise DomainError(ErrorCode.AMOUNT_OUT_OF_RANGE, "above_max", field=field, max=MAX_AMOUNT)
+        raise DomainError(
+            ErrorCode.AMOUNT_OUT_OF_RANGE, "above_max", field=field, max_amount=MAX_AMOUNT
+        )
     if amount != amount.quantize(Decimal("0.01")):
         raise DomainError(ErrorCode.VALIDATION, "amount_decimals", field=field)
     return amount.quantize(Decimal("0.01"))
@@ -148,6 +150,38 @@ def check_tenor(repayment_type: RepaymentType, periods: int) -> None:
         raise DomainError(
             ErrorCode.VALIDATION, "installment_periods", field="periods", max=MAX_PERIODS
         )
+
+
+#: The refusals about an amount: they carry the bank's limits (see :func:`offer_limits`).
+AMOUNT_ERRORS = (
+    ErrorCode.AMOUNT_OUT_OF_RANGE,
+    ErrorCode.LIMIT_EXCEEDED,
+    ErrorCode.DAILY_LIMIT_EXCEEDED,
+)
+
+
+def offer_limits(offer: Offer) -> dict[str, Decimal]:
+    """The limits an amount error carries, so a form can show them as money, not prose."""
+    return {
+        "min_amount": offer.min_amount,
+        "max_amount": offer.max_amount,
+        "available_limit": offer.available_limit,
+        "daily_remaining": offer.daily_remaining,
+    }
+
+
+def check_offer_amount(offer: Offer, amount: Decimal, bank_code: str) -> None:
+    """The amount against the bank's offer now: its bounds per withdrawal, the card's
+    available cash-advance limit and what is left of today's cap. Checked when quoting, so
+    a quote is never made for a withdrawal the bank would refuse for its amount."""
+    limits = offer_limits(offer)
+    details = {"field": "amount", "bank_code": bank_code, **limits}
+    if not offer.min_amount <= amount <= offer.max_amount:
+        raise DomainError(ErrorCode.AMOUNT_OUT_OF_RANGE, "range", **details)
+    if amount > offer.available_limit:
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, "available", **details)
+    if amount > offer.daily_remaining:
+        raise DomainError(ErrorCode.DAILY_LIMIT_EXCEEDED, "remaining", **details)
 
 
 def check_tenor_amount(
@@ -165,8 +199,8 @@ def check_tenor_amount(
             "tenor_min",
             field="amount",
             periods=periods,
-            min=pricing.min_amount,
             bank_code=bank_code,
+            **(offer_limits(offer) | {"min_amount": pricing.min_amount}),
         )
     if pricing.max_amount is not None and amount > pricing.max_amount:
         raise DomainError(
@@ -174,8 +208,8 @@ def check_tenor_amount(
             "tenor_max",
             field="amount",
             periods=periods,
-            max=pricing.max_amount,
             bank_code=bank_code,
+            **(offer_limits(offer) | {"max_amount": pricing.max_amount}),
         )
 
 
@@ -212,23 +246,32 @@ class Quotes:
         start = today_in_china()
         # The offer carries the bounds of each tenor (the 2022 notice's minimum and maximum
         # installment amounts); asked at the same time as the quote, it costs no wait.
-        try:
-            offer, result = await asyncio.gather(
-                provider.get_offer(account.customer, card.card_ref),
-                provider.quote(
-                    QuoteRequest(
-                        customer=account.customer,
-                        card_ref=card.card_ref,
-                        amount=amount,
-                        currency=CURRENCY,
-                        repayment_type=repayment_type,
-                        periods=periods,
-                        start_date=start,
-                    )
-                ),
-            )
-        except ProviderError as exc:
-            raise bank_error(exc, bank_code) from None
+        offer, result = await asyncio.gather(
+            provider.get_offer(account.customer, card.card_ref),
+            provider.quote(
+                QuoteRequest(
+                    customer=account.customer,
+                    card_ref=card.card_ref,
+                    amount=amount,
+                    currency=CURRENCY,
+                    repayment_type=repayment_type,
+                    periods=periods,
+                    start_date=start,
+                )
+            ),
+            return_exceptions=True,
+        )
+        for outcome in (offer, result):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ProviderError):
+                raise outcome
+        if isinstance(offer, ProviderError):
+            raise bank_error(offer, bank_code) from None
+        check_offer_amount(offer, amount, bank_code)
+        if isinstance(result, ProviderError):
+            refusal = bank_error(result, bank_code)
+            if refusal.code in AMOUNT_ERRORS:  # the bank's own reasons: the limits all the same
+                refusal.details = offer_limits(offer) | refusal.details
+            raise refusal from None
         check_tenor_amount(offer, amount, repayment_type, periods, bank_code)
         problem = schedule_problem(amount, periods, start, result.schedule)
         if problem:

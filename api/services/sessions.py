@@ -23,7 +23,12 @@ CHECKED_TOKENS = 4096  # valid tokens a process remembers (about 1.5 MB at most)
 
 
 class InvalidSession(Exception):
-    """The token is missing a part, tampered with, expired or not ours."""
+    """The token is missing a part, tampered with, expired or not ours. ``reason``: EXPIRED
+    when only its time is up (signing in again is the remedy), else INVALID."""
+
+    def __init__(self, message: str, reason: str = "INVALID") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,7 @@ class SessionTokens:
             return self._checked.put(token, self._decode(token))
         if claims.expires_at.timestamp() <= time.time():  # as PyJWT judges exp, no leeway
             self._checked.discard(token)
-            raise InvalidSession("session expired")
+            raise InvalidSession("session expired", "EXPIRED")
         return claims
 
     def _decode(self, token: str) -> SessionClaims:
@@ -89,7 +94,7 @@ class SessionTokens:
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise InvalidSession("session expired") from exc
+            raise InvalidSession("session expired", "EXPIRED") from exc
         except jwt.PyJWTError as exc:
             raise InvalidSession("invalid session token") from exc
         user_id, channel = claims.get("sub"), claims.get("ch")

@@ -8,6 +8,7 @@ import jwt
 import pytest
 from sqlmodel import func, select
 
+from api import messages
 from api.app import create_app
 from api.services import sessions
 from api.services.sessions import InvalidSession, SessionTokens
@@ -109,8 +110,10 @@ async def test_expired_token_is_unauthenticated(client, app):
     tokens = SessionTokens(app.state.services.settings.signing_key, timedelta(minutes=5))
     token, _ = tokens.issue(account["id"], "WECHAT", now=datetime.now(UTC) - timedelta(hours=1))
     body = await gql(client, VIEWER, headers=bearer(token))
+    assert body["data"] == {"viewer": None}
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert "expired" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["reason"] == "EXPIRED"
+    assert body["errors"][0]["message"] == messages.text("auth.EXPIRED")
 
 
 def test_a_token_checked_once_is_remembered_until_it_expires(monkeypatch):

@@ -107,10 +107,11 @@ async def test_bank_refusal_at_submit_fails_with_the_banks_reason(start_app):
     client, app = await start_app(bank_options=FAST_BANKS | {"SPABANK": {"down": "true"}})
     user = await User.sign_in(client, "rosa")
     quote = await user.quote("CEB", "9000.00", "INSTALLMENT", 3)
+    # Quoted while today's cap still allowed it; the first withdrawal then uses up the cap.
+    quote2 = await user.quote("CEB", "2000.00", "INSTALLMENT", 3)
+    assert quote2["__typename"] == "Quote"
     first = await user.withdraw(quote)
     assert first["status"] == "VERIFICATION_REQUIRED"
-    quote2 = await user.quote("CEB", "2000.00", "INSTALLMENT", 3)
-    assert quote2["__typename"] == "Quote"  # within the limit, but not today's cap
     second = await user.withdraw(quote2)
     assert second["status"] == "FAILED"
     assert second["failureCode"] == "DAILY_LIMIT_EXCEEDED" and second["failureReason"]
