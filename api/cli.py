@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -23,6 +25,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from api.logging_setup import logging_config
 
+    # Each worker reads its settings from the environment: --host and --port go there, so
+    # that CARDCASH_PUBLIC_URL (by default http://HOST:PORT) follows them too.
+    if args.host:
+        os.environ["CARDCASH_HOST"] = args.host
+    if args.port:
+        os.environ["CARDCASH_PORT"] = str(args.port)
     settings = _settings()  # fail fast, before workers start, on bad configuration
     uvicorn.run(
         "api.app:create_app",
@@ -106,6 +114,27 @@ def cmd_assets(args: argparse.Namespace) -> None:
         print("cardcash: GraphiQL's files already installed and verified")
 
 
+def cmd_persisted_manifest(args: argparse.Namespace) -> None:
+    import json
+
+    from api.manifest import ManifestProblem, build_manifest
+    from api.schema import schema
+
+    try:
+        manifest = build_manifest(schema._schema, [Path(p) for p in args.documents])
+    except ManifestProblem as exc:
+        sys.exit(f"{exc}\ncardcash: no manifest written")
+    text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(
+            f"cardcash: {len(manifest['operations'])} operations written to {args.output}",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="cardcash", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +168,15 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "assets", help="download and verify GraphiQL's pinned files (api/static/vendor.lock.json)"
     ).set_defaults(func=cmd_assets)
+
+    manifest = sub.add_parser(
+        "persisted-manifest",
+        help="write Apollo's persisted query manifest of a front end's .graphql documents "
+        "(files or folders), each validated against the schema",
+    )
+    manifest.add_argument("documents", nargs="+", help=".graphql files, or folders of them")
+    manifest.add_argument("-o", "--output", help="the manifest file (default: stdout)")
+    manifest.set_defaults(func=cmd_persisted_manifest)
 
     args = parser.parse_args(argv)
     args.func(args)
