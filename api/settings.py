@@ -38,7 +38,11 @@ class Settings(BaseSettings):
         None, description="Bank catalog TOML; the packaged one by default."
     )
 
-    public_url: str = Field("http://127.0.0.1:8000", description="Base URL clients reach us at.")
+    public_url: str = Field(
+        "",
+        description="Base URL clients reach us at; by default http://HOST:PORT of serve "
+        "(127.0.0.1 for an address that listens everywhere).",
+    )
     catalog_cache_seconds: float = Field(
         5.0,
         ge=0,
@@ -241,6 +245,16 @@ class Settings(BaseSettings):
                 "CARDCASH_RATE_LIMIT_STORAGE must be memory:// or redis://host:port/db"
             )
         return url
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_follows_the_port(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("public_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            host = f"[{host}]" if ":" in host else host
+            data = {**data, "public_url": f"http://{host}:{data.get('port') or 8000}"}
+        return data
 
     @model_validator(mode="after")
     def _persisted_only_needs_a_manifest(self) -> Settings:

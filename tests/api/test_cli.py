@@ -201,3 +201,25 @@ def test_prod_alipay_login_needs_alipays_public_key(tmp_path, database_url):
     }
     result = run(["serve", "--port", str(free_port())], env, tmp_path)
     assert result.returncode != 0 and "CARDCASH_ALIPAY_PUBLIC_KEY" in result.stderr
+
+
+def test_the_public_url_follows_the_port(tmp_path, database_url):
+    from api.settings import Settings
+
+    assert Settings(port=9123).public_url == "http://127.0.0.1:9123"
+    assert Settings(host="0.0.0.0", port=8080).public_url == "http://127.0.0.1:8080"
+    assert Settings(host="10.1.2.3", port=81).public_url == "http://10.1.2.3:81"
+    explicit = Settings(port=9123, public_url="https://cash.example.com")
+    assert explicit.public_url == "https://cash.example.com"
+
+    # As `cardcash serve --port N` (what `make run CARDCASH_PORT=N` amounts to) runs it.
+    from tests.servers import ServerProcess, server_env
+
+    env = server_env(database_url, tmp_path / "data")
+    assert run(["seed"], env, tmp_path).returncode == 0
+    with ServerProcess(env, tmp_path) as server:
+        body = httpx.post(
+            f"{server.url}/graphql", json={"query": "{ banks(channel: ALIPAY) { logoUrl } }"}
+        ).json()
+    logos = [b["logoUrl"] for b in body["data"]["banks"] if b["logoUrl"]]
+    assert logos and all(logo.startswith(f"{server.url}/") for logo in logos), logos
