@@ -27,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
+from api import messages
 from api.services.sessions import SessionTokens
 from tests.api.flow import CREATE, LOGIN, QUOTE
 from tests.servers import ServerProcess, server_env
@@ -332,7 +333,8 @@ async def test_a_subscription_ends_with_an_error_when_its_token_expires(prod):
     assert first["payload"]["data"]["withdrawal"]["status"] == "VERIFICATION_REQUIRED"
     ended = await socket.recv(timeout=15)
     assert ended["id"] == "w" and _codes(ended) == ["UNAUTHENTICATED"], ended
-    assert "expired" in ended["payload"][0]["message"]
+    assert ended["payload"][0]["extensions"]["reason"] == "EXPIRED"
+    assert ended["payload"][0]["message"] == messages.text("auth.EXPIRED")
     assert datetime.now(UTC) >= expires_at - timedelta(seconds=1)
     # The socket stays open; an operation on it now is refused for the expired token.
     (me,) = [m for m in await socket.run({"query": VIEWER}) if m["type"] != "complete"]
