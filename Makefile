@@ -33,6 +33,7 @@ test: install
 
 schema: install
 	$(BIN)/cardcash export-schema > schema.graphql
+	$(BIN)/cardcash export-schema --admin > admin.graphql
 
 # `make bench` runs every figure; `make bench BENCH=1,3` picks figures. Load comes from wrk
 # (installed from Debian's packages when missing and root) or else a Python load generator.

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.http.admin import admin_endpoint
 from api.http.anonymous import AnonymousResults
 from api.http.graphql import GraphQLApp
 from api.http.metrics import MetricsAccess, metrics_endpoint
@@ -159,6 +160,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         demo = DemoPage()
         routes.append(Route("/demo", demo.page))
         routes.append(Route("/demo/{path:path}", demo.asset))
+    if settings.admin:
+        routes.append(
+            Route(
+                "/admin/graphql",
+                admin_endpoint(lambda: ref["services"]),
+                methods=["GET", "POST"],
+            )
+        )
     if settings.metrics:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
         access = MetricsAccess(settings.metrics_allow, token)

@@ -1,4 +1,4 @@
-"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins, assets."""
+"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins, admin, assets."""
 
 from __future__ import annotations
 
@@ -80,8 +80,41 @@ def cmd_seed(args: argparse.Namespace) -> None:
     print(f"cardcash: catalog seeded ({report.banks} banks, {summary})")
 
 
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name (a container without passwd entry): still say cli
+        return "cli:unknown"
+
+
+def cmd_admin(args: argparse.Namespace) -> None:
+    from api import admin_cli
+    from api.runtime import build_services
+    from api.services.operators import OperationError
+
+    settings = _settings()
+
+    async def run() -> int:
+        services = await build_services(settings)
+        try:
+            return await admin_cli.run(args, services, _actor())
+        finally:
+            await services.aclose()
+
+    try:
+        code = asyncio.run(run())
+    except OperationError as exc:
+        sys.exit(f"cardcash: {exc.code}: {exc}")
+    sys.exit(code)
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
-    from api.schema import schema
+    if args.admin:
+        from api.schema.admin import admin_schema as schema
+    else:
+        from api.schema import schema
 
     sys.stdout.write(schema.as_str() + "\n")
 
@@ -160,10 +193,16 @@ def main(argv: list[str] | None = None) -> None:
         help="suspend banks even where withdrawals are in flight (they still finish)",
     )
     seed.set_defaults(func=cmd_seed)
-    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
-        func=cmd_export_schema
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument(
+        "--admin", action="store_true", help="the operator API's (/admin/graphql) instead"
     )
+    export.set_defaults(func=cmd_export_schema)
     sub.add_parser("plugins", help="list bank provider plugins").set_defaults(func=cmd_plugins)
+
+    from api import admin_cli
+
+    admin_cli.add_parser(sub).set_defaults(func=cmd_admin)
 
     sub.add_parser(
         "assets", help="download and verify GraphiQL's pinned files (api/static/vendor.lock.json)"

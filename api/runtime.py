@@ -21,6 +21,8 @@ from api.services.channels import (
 from api.services.events import ChangeFeed, PostgresChangeFeed
 from api.services.limits import Limit, RateLimits
 from api.services.login import LoginService
+from api.services.operations import Operations
+from api.services.operators import Operators
 from api.services.quotes import Quotes
 from api.services.sessions import SessionTokens
 from api.services.status_sync import StatusSync
@@ -50,6 +52,8 @@ class Services:
     status_sync: StatusSync
     limits: RateLimits
     http: httpx.AsyncClient
+    operators: Operators
+    operations: Operations
 
     async def start(self) -> None:
         await self.feed.start()
@@ -202,4 +206,6 @@ async def build_services(
             storage=settings.rate_limit_storage,
         ),
         http=http,
+        operators=Operators(db),
+        operations=Operations(db, catalog, registry, withdrawals, cards),
     )

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         description='Origins browsers may call from ("*": any); none by default.',
     )
     cors_max_age: int = Field(600, ge=0, description="Seconds a browser caches a CORS preflight.")
+    admin: bool = Field(
+        False,
+        description="Serve the operator API at /admin/graphql (operator tokens from "
+        "`cardcash admin operator create`).",
+    )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],

@@ -252,3 +252,34 @@ class WithdrawalEvent(SQLModel, table=True):
     occurred_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+class Operator(SQLModel, table=True):
+    """Someone who may use the operator surface (/admin/graphql). Only a hash of their token
+    is kept: a copy of the database opens nothing."""
+
+    __tablename__ = "operators"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=64, unique=True)
+    token_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the token, hex.")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change made through the operator surface: who, when, what, before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=96, description='"operator:<name>" or "cli:<os user>".')
+    action: str = Field(max_length=48)
+    target: str = Field(max_length=128)
+    before: str = Field(sa_column=Column(Text, nullable=False), description="JSON.")
+    after: str = Field(sa_column=Column(Text, nullable=False), description="JSON.")

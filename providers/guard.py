@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
@@ -75,6 +75,12 @@ FAILURE_CODES = frozenset(
         ProviderErrorCode.UNAVAILABLE,
         ProviderErrorCode.INVALID_RESPONSE,
     }
+)
+
+
+#: Outcomes of a call that mean the bank did not work (the breaker's own refusals included).
+_FAILURE_OUTCOMES = frozenset(
+    {code.value for code in FAILURE_CODES} | {"breaker_open", "saturated"}
 )
 
 
@@ -142,6 +148,33 @@ class GuardSettings:
         return cls(**values)
 
 
+#: How many of a bank's latest calls :meth:`GuardedProvider.stats` summarises.
+RECENT_CALLS = 500
+
+
+@dataclass(frozen=True)
+class GuardStats:
+    """What the guard knows of one bank in this process, for operators.
+
+    ``recent_*`` figures cover the latest :data:`RECENT_CALLS` calls (health checks and
+    callbacks aside); latencies are in seconds, None before the first call. ``error_rate`` is
+    the share of those calls that failed as the breaker counts failure (timeouts, outages,
+    broken answers); business refusals such as DECLINED are not errors of the bank.
+    """
+
+    bank_code: str
+    breaker_state: str
+    consecutive_failures: int
+    in_flight: int
+    calls: int
+    outcomes: dict[str, int]
+    recent_calls: int
+    error_rate: float
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_max: float | None
+
+
 class GuardedProvider:
     """A bank provider behind timeouts, a concurrency cap, a circuit breaker and checks.
 
@@ -188,6 +221,29 @@ class GuardedProvider:
         #: Calls by outcome (``"ok"`` or an error code), for metrics and ``cardcash plugins``.
         self.outcomes: Counter[str] = Counter()
         self._in_flight = 0
+        self._recent: deque[tuple[bool, float]] = deque(maxlen=RECENT_CALLS)
+
+    def stats(self) -> GuardStats:
+        """The breaker, calls in flight, outcomes, and error rate and latency of recent calls."""
+        recent = list(self._recent)
+        latencies = sorted(seconds for _, seconds in recent)
+
+        def quantile(q: float) -> float | None:
+            return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else None
+
+        return GuardStats(
+            bank_code=self.code,
+            breaker_state=self.breaker_state,
+            consecutive_failures=self._breaker.consecutive_failures,
+            in_flight=self._in_flight,
+            calls=sum(self.outcomes.values()),
+            outcomes=dict(self.outcomes),
+            recent_calls=len(recent),
+            error_rate=sum(failed for failed, _ in recent) / len(recent) if recent else 0.0,
+            latency_p50=quantile(0.5),
+            latency_p95=quantile(0.95),
+            latency_max=latencies[-1] if latencies else None,
+        )
 
     @property
     def breaker_state(self) -> str:
@@ -519,10 +575,14 @@ class GuardedProvider:
 
     def _observe(self, method: str, outcome: str, started: float) -> None:
         self.outcomes[outcome] += 1
+        seconds = self._clock() - started
+        if method != "verify_callback":
+            failed = outcome in _FAILURE_OUTCOMES
+            self._recent.append((failed, seconds))
         if self._on_call is None:
             return
         try:
-            self._on_call(self.code, method, outcome, self._clock() - started)
+            self._on_call(self.code, method, outcome, seconds)
         except Exception:  # noqa: BLE001 - metrics must never break a bank call
             self._log.exception("on_call observer failed")
 

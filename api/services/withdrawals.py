@@ -618,6 +618,43 @@ class Withdrawals:
             raise failures[0]
         return len(rows)
 
+    async def sync_now(self, withdrawal_id: str) -> bool:
+        """Ask the bank about one withdrawal now, due or not (an operator's forced sync).
+
+        Claimed with a lease like any sync, so it never runs beside a replica's own sync of
+        the same withdrawal: False when one holds it at the moment. A terminal withdrawal is
+        never changed (``sync_one`` leaves it as it is).
+        """
+        now = utcnow()
+        lease = now + self.policy.lease
+        try:
+            async with self._db.write_core() as connection:
+                result = await connection.execute(
+                    update(_WITHDRAWALS)
+                    .where(
+                        _WITHDRAWALS.c.id == withdrawal_id,
+                        or_(
+                            _WITHDRAWALS.c.sync_lease_until.is_(None),
+                            _WITHDRAWALS.c.sync_lease_until < now,
+                        ),
+                    )
+                    .values(sync_lease_until=lease)
+                    .returning(*_WITHDRAWALS.c)
+                )
+                rows = list(result.all())
+            if not rows:
+                return False
+            failures = await self._sync_bank(rows[0].bank_code, rows)  # ends the lease
+        except BaseException:
+            # Noted only on the way out: while it runs, the status sync loop (which
+            # releases what is noted) must not free the lease under it.
+            self._abandoned.add(lease)
+            raise
+        if failures:
+            self._abandoned.add(lease)
+            raise failures[0]
+        return True
+
     async def sync_one(self, withdrawal_id: str) -> None:
         """Ask the bank about one withdrawal now, whether due or not."""
         row = await self._load(withdrawal_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -14,6 +15,7 @@ from graphql import (
 )
 
 from api.schema import schema
+from api.schema.admin import admin_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILTIN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
@@ -26,9 +28,17 @@ def test_committed_schema_matches_the_code():
     )
 
 
-def test_every_type_field_argument_and_enum_value_is_described():
+def test_committed_admin_schema_matches_the_code():
+    committed = (ROOT / "admin.graphql").read_text(encoding="utf-8")
+    assert committed == admin_schema.as_str() + "\n", (
+        "admin.graphql is out of date: run `make schema` and commit it"
+    )
+
+
+@pytest.mark.parametrize("described", [schema, admin_schema], ids=["users", "operators"])
+def test_every_type_field_argument_and_enum_value_is_described(described):
     missing = []
-    for name, gtype in schema._schema.type_map.items():
+    for name, gtype in described._schema.type_map.items():
         if name.startswith("__") or name in BUILTIN_SCALARS:
             continue
         if not gtype.description:
