@@ -120,13 +120,16 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace) -> None:
-    from api.plugins import describe_plugins
+    from api.plugins import PLUGIN_COLUMNS, describe_plugins
 
     settings = _settings()
     rows, warning = asyncio.run(describe_plugins(settings))
-    width = max((len(r[0]) for r in rows), default=4)
-    for code, version, status in rows:
-        print(f"{code:<{width}}  {version:<24}  {status}")
+    table = [PLUGIN_COLUMNS, *rows]
+    # Every column but the last (the status, of any length) as wide as its widest value.
+    widths = [max(len(row[i]) for row in table) for i in range(len(PLUGIN_COLUMNS) - 1)]
+    for row in table:
+        cells = [f"{value:<{width}}" for value, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
     if warning:
         print(f"\n!! {warning}")
         print(f"cardcash: {warning}", file=sys.stderr)

@@ -7,16 +7,19 @@ import asyncio
 from api.runtime import registry_for, simulated_banks_warning
 from api.settings import Settings
 
+#: The columns of ``cardcash plugins``, in order.
+PLUGIN_COLUMNS = ("CODE", "NAME", "VERSION", "SDK", "DISTRIBUTION", "STATUS")
 
-async def describe_plugins(settings: Settings) -> tuple[list[tuple[str, str, str]], str | None]:
-    """One row per plugin (code, version, and status with health for loaded ones), and the
-    warning to show when simulated banks would serve."""
+
+async def describe_plugins(settings: Settings) -> tuple[list[tuple[str, ...]], str | None]:
+    """One row per plugin, with the values of :data:`PLUGIN_COLUMNS` ("-" where a plugin was
+    never created; status with health for loaded ones), and the warning to show when
+    simulated banks would serve."""
     registry = registry_for(settings)
     try:
         health = await asyncio.wait_for(registry.health(), timeout=10)
         rows = []
         for info in sorted(registry.plugins, key=lambda p: p.code):
-            version = f"{info.version or '?'} (sdk {info.sdk_version or '?'})"
             status = info.status.value
             if info.reason:
                 status += f": {info.reason}"
@@ -25,8 +28,11 @@ async def describe_plugins(settings: Settings) -> tuple[list[tuple[str, str, str
                 status += ", healthy" if h.ok else f", unhealthy: {h.detail}"
                 if info.simulated:
                     status += ", SIMULATED: moves no money"
-            source = info.distribution or ""
-            rows.append((info.code, version, f"{status}  [{source}]" if source else status))
+            distribution = info.distribution or "-"
+            if info.distribution and info.distribution_version:
+                distribution += f" {info.distribution_version}"
+            rows.append((info.code, info.name or "-", info.version or "-",
+                         info.sdk_version or "-", distribution, status))
         return rows, simulated_banks_warning(registry, settings)
     finally:
         await registry.aclose()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    String,
     Text,
     UniqueConstraint,
     false,
@@ -127,6 +128,12 @@ class Card(SQLModel, table=True):
     card_ref: str = Field(max_length=128)
     last4: str = Field(max_length=4)
     product_name: str = Field(default="", max_length=64)
+    payout_refused_by: str = Field(
+        default="",
+        sa_column=Column(String(200), nullable=False, server_default=""),
+        description="Codes of the banks whose latest report says this debit card cannot take "
+        "a payout for its user (space-separated, sorted); empty: usable.",
+    )
     first_seen_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

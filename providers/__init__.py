@@ -31,6 +31,7 @@ from providers.types import (
     ScheduledPayment,
     SingleMonthPricing,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ScheduledPayment",
     "SingleMonthPricing",
     "SubmitWithdrawal",
+    "WithdrawalPurpose",
     "WithdrawalResult",
     "WithdrawalState",
     "simulator",

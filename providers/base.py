@@ -72,6 +72,10 @@ class BankProvider(abc.ABC):
     version: str = "0"
     #: The SDK version the plugin was written for.
     sdk_version: str = SDK_VERSION
+    #: The SDK versions the plugin is known to work with, as a PEP 440 range
+    #: (``">=1.1,<1.4"``); empty: any cardcash that can load ``sdk_version``. cardcash refuses,
+    #: with the range in the reason, a plugin whose range leaves out its own SDK version.
+    sdk_supported: str = ""
     #: True for a simulator that moves no money (see :func:`simulator`): cardcash serves it
     #: in production only when told to, and an installed real plugin of its code replaces it.
     simulated: bool = False

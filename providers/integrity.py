@@ -60,6 +60,8 @@ MAX_AGREEMENT_VERSION_LENGTH = 64
 MAX_REASON_LENGTH = 200
 """``failure_reason``, a ``ProviderError``'s message, a health detail."""
 MAX_PRODUCT_NAME_LENGTH = 64
+#: Why a debit card cannot take a payout, for logs and support.
+MAX_PAYOUT_NOTE_LENGTH = 200
 MAX_ARRIVAL_DESCRIPTION_LENGTH = 200
 MAX_AGREEMENT_SUMMARY_LENGTH = 2000
 
@@ -174,9 +176,11 @@ def check_cards(cards: Any) -> list[CardInfo]:
         _expect_type(card.last4, str, "last4")
         if len(card.last4) != 4 or not (card.last4.isascii() and card.last4.isdigit()):
             raise ContractViolation("last4 must be exactly four digits")
+        _expect_type(card.usable_for_payout, bool, "usable_for_payout")
         checked.append(_cleaned(
             card,
             product_name=_display(card.product_name, "product_name", MAX_PRODUCT_NAME_LENGTH),
+            payout_note=_display(card.payout_note, "payout_note", MAX_PAYOUT_NOTE_LENGTH),
         ))
     return checked
 

@@ -32,6 +32,8 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from providers.base import BankProvider, ProviderContext
 from providers.files import private_dir
 from providers.guard import BreakerObserver, CallObserver, GuardedProvider, GuardSettings
@@ -115,6 +117,27 @@ def check_sdk_compatible(plugin: str, declared: Any, ours: str = SDK_VERSION) ->
         raise PluginRefused(
             f"plugin {plugin} was written for provider SDK {declared}; this cardcash provides "
             f"SDK {ours} (needs major {our_major} and minor <= {our_minor})"
+        )
+
+
+def check_sdk_supported(plugin: str, supported: Any, ours: str = SDK_VERSION) -> None:
+    """Raise :class:`PluginRefused` unless SDK ``ours`` is in the plugin's declared range.
+
+    ``supported`` is a PEP 440 specifier set (``">=1.1,<1.4"``); empty or None: no range.
+    """
+    if supported in (None, ""):
+        return
+    try:
+        spec = SpecifierSet(supported)
+    except (InvalidSpecifier, TypeError):
+        raise PluginRefused(
+            f"plugin {plugin} declares sdk_supported {supported!r}, which is not a version "
+            "range (write e.g. \">=1.1,<2\")"
+        ) from None
+    if not spec.contains(ours, prereleases=True):
+        raise PluginRefused(
+            f"plugin {plugin} supports provider SDK {supported}; this cardcash provides SDK "
+            f"{ours}: install a release of the plugin that supports SDK {ours}"
         )
 
 
@@ -298,6 +321,7 @@ def _create(
     # incompatible plugin never runs any code against our data directory.
     if isinstance(factory, type) and hasattr(factory, "sdk_version"):
         check_sdk_compatible(source, factory.sdk_version)
+        check_sdk_supported(source, getattr(factory, "sdk_supported", ""))
     context = ProviderContext(
         bank_code=code, data_dir=data_dir, options=dict(options),
         logger=logging.getLogger(f"cardcash.providers.{code}"),
@@ -317,6 +341,7 @@ def _create(
                 f"{provider.code!r}"
             )
         check_sdk_compatible(source, getattr(provider, "sdk_version", None))
+        check_sdk_supported(source, getattr(provider, "sdk_supported", ""))
     except PluginRefused:
         _close_quietly(provider)
         raise

@@ -15,8 +15,12 @@ from providers.errors import DeclineReason
 
 #: The version of this SDK. A plugin declares the SDK version it was written for in
 #: ``BankProvider.sdk_version``; cardcash loads it when the major versions are equal and the
-#: plugin's minor version is not newer than this one.
-SDK_VERSION = "1.0"
+#: plugin's minor version is not newer than this one (and, when the plugin declares
+#: ``BankProvider.sdk_supported``, this version is in that range).
+#:
+#: 1.1 added :mod:`providers.webhooks`, ``Offer.of``, ``CardInfo.usable_for_payout`` and
+#: ``payout_note``, :class:`WithdrawalPurpose` and ``BankProvider.sdk_supported``.
+SDK_VERSION = "1.1"
 
 
 class CardKind(StrEnum):
@@ -53,6 +57,30 @@ class WithdrawalState(StrEnum):
     """Cancelled before verification; nothing was lent. Terminal."""
 
 
+class WithdrawalPurpose(StrEnum):
+    """What the holder declares the money is for: the closed set cardcash's API accepts.
+
+    Real estate, securities, futures, funds and wealth products, equity investment and repaying
+    other debt are not permitted uses of a cash advance and have no value here. Being a
+    ``StrEnum``, a value is also the plain string (``"EDUCATION"``).
+    """
+
+    CONSUMPTION = "CONSUMPTION"
+    """Everyday personal consumption (日常消费)."""
+    EDUCATION = "EDUCATION"
+    """Tuition and training (教育)."""
+    MEDICAL = "MEDICAL"
+    """Medical expenses (医疗)."""
+    TRAVEL = "TRAVEL"
+    """Travel (旅游)."""
+    HOME_IMPROVEMENT = "HOME_IMPROVEMENT"
+    """Home furnishing and repairs (家装)."""
+    WEDDING = "WEDDING"
+    """Wedding expenses (婚庆)."""
+    RENT = "RENT"
+    """Renting a home (租房)."""
+
+
 #: States that never change once reached.
 TERMINAL_STATES = frozenset(
     {WithdrawalState.SUCCEEDED, WithdrawalState.FAILED, WithdrawalState.CANCELLED}
@@ -78,6 +106,10 @@ class CardInfo:
     ``card_ref`` is the bank's opaque, stable token for the card. ``issuer_code`` is the code of
     the bank that issued it: a debit card bound for payouts may be issued by another bank, and a
     bank reports the same debit card with the same ``card_ref`` each time.
+
+    Debit cards are shared across banks: cardcash keeps one debit card per user, issuer and
+    ``card_ref``, whichever bank reports it, so banks that know the same card give it the same
+    ``card_ref`` (e.g. a digest of the card the bank binds for the holder, never the number).
     """
 
     card_ref: str
@@ -85,6 +117,12 @@ class CardInfo:
     issuer_code: str
     last4: str
     product_name: str = ""
+    usable_for_payout: bool = field(default=True, kw_only=True)
+    """For a debit card: False when the bank will not pay a cash advance to it for this
+    customer (another holder's card, a card type the bank does not pay to). cardcash then does
+    not offer it as a payout card. Ignored for credit cards."""
+    payout_note: str = field(default="", kw_only=True)
+    """Why the card is not usable for payout, in words for logs and support (no personal data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,19 +166,53 @@ class InstallmentPricing:
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """What the bank offers this customer on this credit card right now."""
+    """What the bank offers this customer on this credit card right now.
+
+    Five of its fields are amounts in a row: build it with :meth:`Offer.of`, whose arguments
+    are keyword-only, so two limits cannot be swapped unnoticed. (The positional constructor
+    stays for plugins written for SDK 1.0.)
+    """
 
     card_ref: str
+    """The credit card this offer is about (as in :class:`CardInfo`)."""
     currency: str
+    """ISO 4217 code of every amount below (``"CNY"``)."""
     credit_limit: Decimal
+    """The card's whole credit line."""
     available_limit: Decimal
+    """What is left of the cash-advance limit now: falls by a withdrawal's amount, comes back
+    when it fails or is cancelled."""
     min_amount: Decimal
+    """The smallest amount of one withdrawal."""
     max_amount: Decimal
+    """The largest amount of one withdrawal."""
     daily_remaining: Decimal
+    """What is left of the card's daily cash-advance cap today."""
     single_month: SingleMonthPricing | None
+    """Pricing of single-month repayment, or None when the bank does not offer it."""
     installments: tuple[InstallmentPricing, ...] = ()
+    """The installment tenors offered, with their pricing."""
     arrival_description: str = ""
     """When the money usually arrives, in words shown to the user (e.g. "within 2 hours")."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        card_ref: str,
+        currency: str,
+        credit_limit: Decimal,
+        available_limit: Decimal,
+        min_amount: Decimal,
+        max_amount: Decimal,
+        daily_remaining: Decimal,
+        single_month: SingleMonthPricing | None,
+        installments: tuple[InstallmentPricing, ...] = (),
+        arrival_description: str = "",
+    ) -> Offer:
+        """An offer, every field named (the way to build one since SDK 1.1)."""
+        return cls(card_ref, currency, credit_limit, available_limit, min_amount, max_amount,
+                   daily_remaining, single_month, tuple(installments), arrival_description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +280,9 @@ class SubmitWithdrawal:
     currency: str
     repayment_type: RepaymentType
     periods: int
-    purpose: str
+    purpose: WithdrawalPurpose
+    """What the holder declared the money is for (a ``str`` too: SDK 1.0 plugins reading it
+    as a string keep working)."""
     agreement_version: str
 
 

@@ -70,7 +70,8 @@ class Viewer:
         return [Card.from_view(c) for c in cards]
 
     @strawberry.field(
-        description="The viewer's own debit cards that cash advances can be paid out to."
+        description="The viewer's own debit cards that cash advances can be paid out to: one "
+        "entry per card, whichever banks report it, and none that a bank refuses payouts to."
     )
     async def debit_cards(self, info: Info) -> list[Card]:
         cards = await info.context.services.cards.list(self.account, DomainCardKind.DEBIT)

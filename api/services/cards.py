@@ -45,6 +45,8 @@ class CardView:
     last4: str
     product_name: str
     card_ref: str
+    usable_for_payout: bool = True
+    """For a debit card: no bank's latest report refuses payouts to it for this user."""
 
     @property
     def masked_number(self) -> str:
@@ -61,7 +63,18 @@ def _view(card: Card) -> CardView:
         card.last4,
         card.product_name,
         card.card_ref,
+        not card.payout_refused_by,
     )
+
+
+def _refusals(refused_by: str, bank_code: str, info: CardInfo) -> str:
+    """``refused_by`` after ``bank_code`` reported ``info``: its code in or out of the set."""
+    codes = set(refused_by.split())
+    if info.kind is CardKind.DEBIT and info.usable_for_payout is False:
+        codes.add(bank_code)
+    else:
+        codes.discard(bank_code)
+    return " ".join(sorted(codes))[:200]
 
 
 def _check(info: CardInfo) -> bool:
@@ -72,6 +85,7 @@ def _check(info: CardInfo) -> bool:
         and info.last4.isdigit()
         and bool(info.card_ref)
         and len(info.card_ref) <= 128
+        and isinstance(info.usable_for_payout, bool)
     )
 
 
@@ -91,8 +105,14 @@ class Cards:
         self._loading: dict[str, asyncio.Future] = {}
 
     async def list(self, account: Account, kind: CardKind) -> list[CardView]:
-        """The user's cards of ``kind`` at the banks usable on their channel."""
+        """The user's cards of ``kind``: credit cards at the banks usable on their channel,
+        debit cards that no bank refuses to pay out to.
+
+        Debit cards are shared across banks: one row per issuer and ``card_ref``, whichever
+        bank reported it (see :meth:`_sync`)."""
         cards = [c for c in await self._all(account) if c.kind is kind]
+        if kind is CardKind.DEBIT:
+            cards = [c for c in cards if c.usable_for_payout]
         if kind is CardKind.CREDIT:
             usable = {
                 b.code
@@ -266,6 +286,7 @@ class Cards:
                                     card_ref=info.card_ref,
                                     last4=info.last4,
                                     product_name=info.product_name[:64],
+                                    payout_refused_by=_refusals("", bank_code, info),
                                     first_seen_at=now,
                                     last_seen_at=now,
                                 )
@@ -274,6 +295,11 @@ class Cards:
                             existing.last_seen_at = now
                             if existing.last4 != info.last4:  # a reissued card
                                 existing.last4 = info.last4
+                                self._known.discard(existing.id)
+                        if existing is not None and info.kind is CardKind.DEBIT:
+                            refused = _refusals(existing.payout_refused_by, bank_code, info)
+                            if refused != existing.payout_refused_by:
+                                existing.payout_refused_by = refused
                                 self._known.discard(existing.id)
                 self._lists.discard(account.id)
                 return

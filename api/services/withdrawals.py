@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from types import SimpleNamespace
 
 from sqlalchemy import Row, bindparam, insert, literal, or_, tuple_, update
@@ -53,6 +52,7 @@ from providers import (
     ProviderErrorCode,
     RepaymentType,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
 )
@@ -72,18 +72,8 @@ _UNKNOWN_OUTCOME = {
 }
 
 
-class FundPurpose(StrEnum):
-    """What the money is for. Only permitted consumer purposes are listed: real estate,
-    securities, futures, funds and wealth products, equity investment and repaying other debt
-    are not allowed uses of a cash advance."""
-
-    CONSUMPTION = "CONSUMPTION"
-    EDUCATION = "EDUCATION"
-    MEDICAL = "MEDICAL"
-    TRAVEL = "TRAVEL"
-    HOME_IMPROVEMENT = "HOME_IMPROVEMENT"
-    WEDDING = "WEDDING"
-    RENT = "RENT"
+#: What the money is for: the SDK's closed set, so what the API accepts is what banks get.
+FundPurpose = WithdrawalPurpose
 
 
 @dataclass(frozen=True)
@@ -803,6 +793,10 @@ class Withdrawals:
         _, provider = await self._banks.usable(account, quote.bank_code)
         credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
         debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)
+        if not debit.usable_for_payout:
+            raise DomainError(
+                ErrorCode.CARD_NOT_ELIGIBLE, "payout_refused", field="debitCardId"
+            )
         try:
             same_holder = await provider.verify_same_holder(
                 account.customer, credit.card_ref, debit.card_ref
@@ -842,7 +836,7 @@ class Withdrawals:
                     currency=row.currency,
                     repayment_type=RepaymentType(row.repayment_type),
                     periods=row.periods,
-                    purpose=row.purpose,
+                    purpose=WithdrawalPurpose(row.purpose),
                     agreement_version=agreement_version,
                 )
             )

@@ -26,6 +26,7 @@ from providers.types import (
     QuoteRequest,
     RepaymentType,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
 )
@@ -258,7 +259,7 @@ class Harness:
             request_id=f"conformance-{uuid.uuid4().hex}", customer=self.customer,
             credit_card_ref=credit.card_ref, debit_card_ref=debit.card_ref, amount=amount,
             currency=offer.currency, repayment_type=repayment_type, periods=periods,
-            purpose="education", agreement_version=quote.agreement_version,
+            purpose=WithdrawalPurpose.EDUCATION, agreement_version=quote.agreement_version,
         )
 
     async def submit(self, request: SubmitWithdrawal) -> WithdrawalResult:

@@ -32,7 +32,7 @@ import pytest
 from providers.base import BankProvider
 from providers.errors import ProviderErrorCode
 from providers.integrity import check_offer, check_quote
-from providers.registry import PluginRefused, check_sdk_compatible
+from providers.registry import PluginRefused, check_sdk_compatible, check_sdk_supported
 from providers.scrub import contains_card_number
 from providers.testkit.harness import Harness, tampered, two_decimals
 from providers.testkit.inbox import CallbackInbox
@@ -88,6 +88,7 @@ class ConformanceSuite:
         assert isinstance(provider.name, str) and provider.name, "name must be set"
         try:
             check_sdk_compatible(provider.code, provider.sdk_version)
+            check_sdk_supported(provider.code, getattr(provider, "sdk_supported", ""))
         except PluginRefused as refusal:
             pytest.fail(str(refusal), pytrace=False)
 
@@ -106,6 +107,7 @@ class ConformanceSuite:
         for card in cards:
             assert isinstance(card, CardInfo) and isinstance(card.kind, CardKind)
             assert len(card.last4) == 4 and card.last4.isdigit(), f"last4 is {card.last4!r}"
+            assert isinstance(card.usable_for_payout, bool), "usable_for_payout is not a bool"
             assert not contains_card_number(repr(card)), "a full card number is in a CardInfo"
 
     async def test_cards_are_stable(self, bank: Harness):

@@ -52,3 +52,48 @@ async def test_a_reissued_card_shows_once_the_banks_answer_is_refreshed(start_ap
     # The same card (same id), its new number's last four digits.
     assert (ceb_after["id"], ceb_after["last4"]) == (ceb_before["id"], "0000")
     assert ceb_after["maskedNumber"].endswith("0000")
+
+
+def refuse_payouts(app, code: str, refuse: list[bool]) -> None:
+    """Bank ``code`` reports debit cards as not usable for payout while ``refuse[0]``."""
+    provider = app.state.services.registry.get(code).provider
+    original = provider.list_cards
+
+    async def reported(customer):
+        cards = await original(customer)
+        return [replace(c, usable_for_payout=not refuse[0], payout_note="another holder")
+                if c.kind.value == "DEBIT" else c for c in cards]
+
+    provider.list_cards = reported
+
+
+async def test_a_debit_card_reported_by_several_banks_is_one_card(start_app):
+    client, _ = await start_app()
+    user = await User.sign_in(client, "erin")
+    credit, debit = await user.cards()
+    # Every sandbox bank reports the holder's own debit card with the same issuer and token.
+    assert len(credit) > 1 and len(debit) == 1
+
+
+async def test_a_debit_card_a_bank_refuses_payouts_to_is_not_offered(start_app):
+    client, app = await start_app(cards_refresh_seconds=0.5)
+    refuse = [False]
+    refuse_payouts(app, "CEB", refuse)
+    user = await User.sign_in(client, "fred")
+    _, [debit] = await user.cards()
+    quote = await user.quote("CEB", "1000.00", "INSTALLMENT", 3)
+
+    refuse[0] = True
+    await asyncio.sleep(0.6)
+    _, debits = await user.cards()
+    assert debits == []  # one bank's refusal is enough: it is the holder's card, or not
+    refused = await user.withdraw(quote, debit_id=debit["id"])
+    assert refused["__typename"] == "CardError", refused
+    assert refused["code"] == "CARD_NOT_ELIGIBLE", refused
+    assert (await user.q("{ viewer { withdrawals(first: 5) { edges { node { id } } } } }"))[
+        "data"]["viewer"]["withdrawals"]["edges"] == []
+
+    refuse[0] = False  # the bank's next report takes its refusal back
+    await asyncio.sleep(0.6)
+    _, debits = await user.cards()
+    assert [d["id"] for d in debits] == [debit["id"]]

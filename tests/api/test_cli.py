@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from api.schema import schema
+from providers.types import SDK_VERSION
 from tests.servers import free_port
 
 CARDCASH = [sys.executable, "-m", "api.cli"]
@@ -103,9 +104,9 @@ PROD = {"CARDCASH_ENV": "prod", "CARDCASH_SECRET_KEY": "s" * 40}
 
 
 def _rows(stdout: str) -> dict[str, str]:
-    return {
-        line.split()[0]: line for line in stdout.splitlines() if line and not line.startswith("!!")
-    }
+    lines = [line for line in stdout.splitlines() if line and not line.startswith("!!")]
+    assert lines[0].split() == ["CODE", "NAME", "VERSION", "SDK", "DISTRIBUTION", "STATUS"]
+    return {line.split()[0]: line for line in lines[1:]}
 
 
 def test_plugins_lists_the_sandbox_banks_and_says_they_are_simulated(tmp_path, database_url):
@@ -114,7 +115,10 @@ def test_plugins_lists_the_sandbox_banks_and_says_they_are_simulated(tmp_path, d
     assert result.returncode == 0, result.stderr
     lines = _rows(result.stdout)
     assert set(lines) == SIX
-    assert "loaded, healthy, SIMULATED" in lines["CEB"] and "sdk 1.0" in lines["CEB"]
+    assert "loaded, healthy, SIMULATED" in lines["CEB"]
+    # The columns the guide promises: code, name, version, SDK, distribution, status.
+    assert lines["CEB"].split()[:8] == ["CEB", "China", "Everbright", "Bank", "1.0.0",
+                                        SDK_VERSION, "cardcash", "0.1.0"]
     assert "blocked" in lines["CITIC"]
     assert "!! SIMULATED BANKS ARE SERVING in dev" in result.stdout
     assert "SIMULATED BANKS ARE SERVING" in result.stderr

@@ -24,6 +24,7 @@ from providers import (
     RepaymentType,
     ScheduledPayment,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
 )
@@ -135,7 +136,7 @@ def submit_request(request_id: str = "w-1", amount: str = "500.00") -> SubmitWit
     return SubmitWithdrawal(
         request_id=request_id, customer=Customer("WECHAT", "o-1"), credit_card_ref="ref-credit",
         debit_card_ref="ref-debit", amount=Decimal(amount), currency="CNY",
-        repayment_type=RepaymentType.SINGLE_MONTH, periods=1, purpose="education",
+        repayment_type=RepaymentType.SINGLE_MONTH, periods=1, purpose=WithdrawalPurpose.EDUCATION,
         agreement_version="v1",
     )
 

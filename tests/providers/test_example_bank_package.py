@@ -68,7 +68,7 @@ def test_the_installed_example_is_discovered_next_to_the_sandbox_banks(example_s
     assert (example["distribution"], example["distribution_version"]) == (
         "cardcash-examplebank", "0.1.0")
     assert (example["name"], example["version"], example["sdk_version"]) == (
-        "Example Bank", "0.1.0", "1.0")
+        "Example Bank", "0.1.0", "1.1")
     assert {"CEB", "SPDB"} <= {code for code, info in plugins.items()
                                if info["status"] == "loaded"}
 

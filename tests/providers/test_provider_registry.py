@@ -10,13 +10,16 @@ import pytest
 
 from providers.registry import (
     ENTRY_POINT_GROUP,
+    PluginRefused,
     PluginStatus,
     bank_options,
     check_sdk_compatible,
+    check_sdk_supported,
     load_providers,
     parse_sdk_version,
 )
 from providers.sandbox import SANDBOX_BANKS
+from providers.types import SDK_VERSION
 
 # A module of plugins, good and broken, written to a temporary directory on sys.path so that
 # entry points can name it like an installed package.
@@ -64,6 +67,21 @@ FAKE_PLUGINS = textwrap.dedent(
     class NextMajor(Good):
         code = "NEXTMAJOR"
         sdk_version = "2.0"
+
+
+    class StopsAtTheLastRelease(Good):
+        code = "PINNED"
+        sdk_supported = ">=1.0,<1.1"
+
+
+    class GarbledRange(Good):
+        code = "GARBLED"
+        sdk_supported = "one point oh"
+
+
+    class WideRange(Good):
+        code = "WIDE"
+        sdk_supported = ">=1.0,<2"
 
 
     def future_instance(context):
@@ -115,6 +133,15 @@ def load(tmp_path, found, *, enabled=None, blocked=(), options=None, simulated=T
     )
 
 
+def test_a_declared_sdk_range_is_checked_against_ours(tmp_path, plugins_module):
+    check_sdk_supported("X", "", ours="1.1")
+    check_sdk_supported("X", ">=1.1,<2", ours="1.1")
+    with pytest.raises(PluginRefused, match="supports provider SDK >=1.2"):
+        check_sdk_supported("X", ">=1.2", ours="1.1")
+    registry = load(tmp_path, [entry("WIDE", f"{plugins_module}:WideRange")])
+    assert registry.codes == ["WIDE"]
+
+
 def test_sdk_versions_compare_by_major_and_minor():
     assert parse_sdk_version("1.0") == (1, 0)
     assert parse_sdk_version("1") == (1, 0)
@@ -150,7 +177,11 @@ async def test_a_good_plugin_is_loaded_behind_a_guard(tmp_path, plugins_module):
 @pytest.mark.parametrize(
     ("code", "target", "reason"),
     [
-        ("FUTURE", "FromTheFuture", "written for provider SDK 1.7; this cardcash provides SDK 1.0"),
+        ("FUTURE", "FromTheFuture",
+         f"written for provider SDK 1.7; this cardcash provides SDK {SDK_VERSION}"),
+        ("PINNED", "StopsAtTheLastRelease",
+         f"supports provider SDK >=1.0,<1.1; this cardcash provides SDK {SDK_VERSION}: install"),
+        ("GARBLED", "GarbledRange", "sdk_supported 'one point oh', which is not a version range"),
         ("NEXTMAJOR", "NextMajor", "written for provider SDK 2.0"),
         ("LATE", "future_instance", "written for provider SDK 1.9"),
         ("BOOM", "exploding", "failed to start: RuntimeError('cannot reach bank HSM')"),
@@ -280,7 +311,7 @@ async def test_the_six_sandbox_banks_are_installed_entry_points(tmp_path):
         assert registry.codes == ["CEB", "CITIC", "HXBANK", "NBBANK", "SPABANK", "SPDB"]
         assert registry.failures == {}
         info = {p.code: p for p in registry.plugins}["CEB"]
-        assert (info.distribution, info.sdk_version) == ("cardcash", "1.0")
+        assert (info.distribution, info.sdk_version) == ("cardcash", SDK_VERSION)
         assert info.name == "China Everbright Bank"
         assert all(h.ok for h in (await registry.health()).values())
         assert registry.simulated == registry.codes  # all six are simulators

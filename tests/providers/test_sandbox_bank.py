@@ -20,6 +20,7 @@ from providers import (
     QuoteRequest,
     RepaymentType,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalState,
 )
 from providers.sandbox import SANDBOX_BANKS, SandboxBank
@@ -83,7 +84,7 @@ async def submit(bank, customer, amount="500.00", request_id="w-1", **changes):
     fields = dict(
         request_id=request_id, customer=customer, credit_card_ref=credit, debit_card_ref=debit,
         amount=Decimal(amount), currency="CNY", repayment_type=RepaymentType.SINGLE_MONTH,
-        periods=1, purpose="tuition", agreement_version=bank.data.agreement_version,
+        periods=1, purpose=WithdrawalPurpose.EDUCATION, agreement_version=bank.data.agreement_version,
     )
     return await bank.submit_withdrawal(SubmitWithdrawal(**{**fields, **changes}))
 
@@ -401,7 +402,9 @@ SUBMIT_FROM_A_PROCESS = """
 import asyncio, sys
 from decimal import Decimal
 from pathlib import Path
-from providers import Customer, ProviderContext, RepaymentType, SubmitWithdrawal
+from providers import (
+    Customer, ProviderContext, RepaymentType, SubmitWithdrawal, WithdrawalPurpose,
+)
 from providers.sandbox import SandboxBank
 
 async def main():
@@ -411,7 +414,8 @@ async def main():
     credit, debit = await bank.list_cards(customer)
     requests = [SubmitWithdrawal(f"w-{n}", customer, credit.card_ref, debit.card_ref,
                                  Decimal("100.00"), "CNY", RepaymentType.SINGLE_MONTH, 1,
-                                 "tuition", bank.data.agreement_version) for n in range(20)]
+                                 WithdrawalPurpose.EDUCATION, bank.data.agreement_version)
+                for n in range(20)]
     results = await asyncio.gather(*(bank.submit_withdrawal(r) for r in requests))
     print(" ".join(r.bank_reference for r in results))
     await bank.aclose()

@@ -20,6 +20,7 @@ from providers import (
     ProviderErrorCode,
     RepaymentType,
     SubmitWithdrawal,
+    WithdrawalPurpose,
     WithdrawalState,
 )
 from providers.sandbox import (
@@ -176,7 +177,7 @@ async def test_a_settled_withdrawal_is_pushed_as_a_signed_callback_with_retries(
         credit, debit = await bank.list_cards(customer)
         await bank.submit_withdrawal(SubmitWithdrawal(
             "w-cb", customer, credit.card_ref, debit.card_ref, Decimal("300.00"), "CNY",
-            RepaymentType.SINGLE_MONTH, 1, "tuition", bank.data.agreement_version,
+            RepaymentType.SINGLE_MONTH, 1, WithdrawalPurpose.EDUCATION, bank.data.agreement_version,
         ))
         # Nobody queries: the settlement loop settles it and the callback is retried once.
         await asyncio.wait_for(receiver.arrived.wait(), timeout=5)

@@ -26,3 +26,50 @@ def test_a_plugin_written_for_sdk_1_0_passes_the_suite_unchanged(tmp_path):
     assert " passed" in completed.stdout and "failed" not in completed.stdout
     # The sample's own declaration: written for 1.0.
     assert 'sdk_version = "1.0"' in (PLUGIN / "cardcash_examplebank" / "bank.py").read_text()
+
+
+def test_an_offer_can_be_built_with_every_field_named_and_only_so():
+    from decimal import Decimal
+
+    from providers import Offer, SingleMonthPricing
+
+    pricing = SingleMonthPricing(Decimal("0.0005"), Decimal("0.01"), Decimal("10.00"))
+    named = Offer.of(card_ref="c", currency="CNY", credit_limit=Decimal("20000.00"),
+                     available_limit=Decimal("8000.00"), min_amount=Decimal("100.00"),
+                     max_amount=Decimal("5000.00"), daily_remaining=Decimal("5000.00"),
+                     single_month=pricing, installments=[])
+    positional = Offer("c", "CNY", Decimal("20000.00"), Decimal("8000.00"), Decimal("100.00"),
+                       Decimal("5000.00"), Decimal("5000.00"), pricing)
+    assert named == positional  # the 1.0 way still works, and means the same
+    import pytest
+
+    with pytest.raises(TypeError):
+        Offer.of("c", "CNY")  # type: ignore[misc]
+
+
+def test_fields_added_since_1_0_are_keyword_only_with_defaults():
+    import dataclasses
+
+    import pytest
+
+    from providers import CardInfo, CardKind, InstallmentPricing, SingleMonthPricing
+
+    card = CardInfo("ref", CardKind.DEBIT, "ICBC", "1234", "Debit")
+    assert (card.usable_for_payout, card.payout_note) == (True, "")
+    with pytest.raises(TypeError):
+        CardInfo("ref", CardKind.DEBIT, "ICBC", "1234", "Debit", False)  # type: ignore[misc]
+    for cls, new in ((CardInfo, {"usable_for_payout", "payout_note"}),
+                     (SingleMonthPricing, {"term_days"}),
+                     (InstallmentPricing, {"min_amount", "max_amount"})):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name in new:
+            assert fields[name].kw_only, (cls.__name__, name)
+
+
+def test_the_purpose_is_the_closed_set_the_api_offers_and_still_a_string():
+    from api.schema.withdrawals import FundPurpose as ApiPurpose
+    from providers import WithdrawalPurpose
+
+    assert [p.value for p in WithdrawalPurpose] == [p.value for p in ApiPurpose]
+    assert WithdrawalPurpose.EDUCATION == "EDUCATION" and isinstance(
+        WithdrawalPurpose.EDUCATION, str)

@@ -74,7 +74,9 @@ class ExampleBank(BankProvider):
     code = "EXAMPLE"
     name = "Example Bank"
     version = "0.1.0"
-    sdk_version = "1.0"
+    # Written for SDK 1.1 (providers.webhooks, Offer.of); known to work up to the next major.
+    sdk_version = "1.1"
+    sdk_supported = ">=1.1,<2"
     verify_from = VERIFY_FROM
 
     def __init__(self, context: ProviderContext) -> None:
@@ -103,8 +105,12 @@ class ExampleBank(BankProvider):
         self._own_credit_card(customer, card_ref)
         available = CASH_LIMIT - self._held(card_ref)
         today = DAILY_CAP - self._held(card_ref, date.today())
-        return Offer(card_ref, "CNY", Decimal("20000.00"), available, Decimal("100.00"),
-                     Decimal("5000.00"), today, SINGLE_MONTH, INSTALLMENTS, "within 1 hour")
+        return Offer.of(
+            card_ref=card_ref, currency="CNY", credit_limit=Decimal("20000.00"),
+            available_limit=available, min_amount=Decimal("100.00"),
+            max_amount=Decimal("5000.00"), daily_remaining=today, single_month=SINGLE_MONTH,
+            installments=INSTALLMENTS, arrival_description="within 1 hour",
+        )
 
     async def quote(self, request: QuoteRequest) -> QuoteResult:
         self._own_credit_card(request.customer, request.card_ref)
