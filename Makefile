@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # them the server still runs and /graphql says how to install them.
 ASSETS := api/static/vendor/.verified
 
-.PHONY: install run test schema bench lint clean
+.PHONY: install run test schema sdk-reference bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install
 schema: install
 	$(BIN)/cardcash export-schema > schema.graphql
 	$(BIN)/cardcash export-schema --admin > admin.graphql
+
+# docs/sdk-reference.md, from the SDK's docstrings (a test fails when it is out of date).
+sdk-reference: install
+	$(BIN)/python -m providers.reference > docs/sdk-reference.md
 
 # `make bench` runs every figure; `make bench BENCH=1,3` picks figures. Load comes from wrk
 # (installed from Debian's packages when missing and root) or else a Python load generator.

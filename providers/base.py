@@ -38,9 +38,14 @@ class ProviderContext:
     """
 
     bank_code: str
+    """The code this plugin is registered under (its entry point's name)."""
     data_dir: Path
+    """A directory of the plugin's own for files it keeps (created, owner-only)."""
     options: Mapping[str, str] = field(default_factory=dict)
+    """The operator's settings for this bank, as strings (``callback_url``, secrets, the guard's
+    options)."""
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cardcash.providers"))
+    """The logger to write to (cardcash masks card numbers in what it logs)."""
 
 
 class BankProvider(abc.ABC):

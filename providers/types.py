@@ -27,7 +27,9 @@ class CardKind(StrEnum):
     """Whether a card is a credit card (the source of a cash advance) or a debit card (payout)."""
 
     CREDIT = "CREDIT"
+    """A credit card: the card a cash advance is drawn on."""
     DEBIT = "DEBIT"
+    """A debit card: where the money is paid out."""
 
 
 class RepaymentType(StrEnum):
@@ -96,7 +98,9 @@ class Customer:
     """
 
     channel: str
+    """The channel the holder signed in on: ``"WECHAT"`` or ``"ALIPAY"``."""
     channel_user_id: str
+    """The holder's id on that channel for this mini-program (openid / open_id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +117,15 @@ class CardInfo:
     """
 
     card_ref: str
+    """The bank's opaque, stable token for the card (never the number; at most 128 characters)."""
     kind: CardKind
+    """Credit card (the source of a cash advance) or debit card (where it is paid out)."""
     issuer_code: str
+    """Code of the bank that issued the card (a payout debit card may be another bank's)."""
     last4: str
+    """The last four digits of the card number, exactly four digits."""
     product_name: str = ""
+    """The card product as the holder knows it ("Sunshine Credit Card"); no card number."""
     usable_for_payout: bool = field(default=True, kw_only=True)
     """For a debit card: False when the bank will not pay a cash advance to it for this
     customer (another holder's card, a card type the bank does not pay to). cardcash then does
@@ -140,9 +149,13 @@ class SingleMonthPricing:
     """
 
     daily_interest_rate: Decimal
+    """Interest per day on the amount, from the day of the withdrawal (``Decimal("0.0005")``)."""
     fee_rate: Decimal
+    """The one-off fee as a share of the amount (``Decimal("0.01")``)."""
     min_fee: Decimal
+    """The smallest fee, in the offer's currency (``Decimal("10.00")``)."""
     term_days: int | None = field(default=None, kw_only=True)
+    """Days from the withdrawal to the single payment; None: the same day of the next month."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +172,13 @@ class InstallmentPricing:
     """
 
     periods: int
+    """Number of monthly payments of this tenor (3, 6, 12, ...)."""
     monthly_fee_rate: Decimal
+    """The charge per month as a share of the original principal (``Decimal("0.0060")``)."""
     min_amount: Decimal | None = field(default=None, kw_only=True)
+    """Smallest amount repayable over this tenor; None: the offer's ``min_amount``."""
     max_amount: Decimal | None = field(default=None, kw_only=True)
+    """Largest amount repayable over this tenor; None: the offer's ``max_amount``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,12 +240,19 @@ class QuoteRequest:
     """
 
     customer: Customer
+    """The holder asking."""
     card_ref: str
+    """The credit card to draw on."""
     amount: Decimal
+    """The amount to draw, in yuan with two decimals."""
     currency: str
+    """ISO 4217 code of the amount (the offer's currency)."""
     repayment_type: RepaymentType
+    """Single month or installments."""
     periods: int
+    """Number of payments: 1 for a single month, the tenor for installments."""
     start_date: date
+    """The day of the withdrawal, where the schedule starts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +260,15 @@ class ScheduledPayment:
     """One payment of a repayment schedule."""
 
     period: int
+    """The number of this payment, from 1."""
     due_date: date
+    """The day it is due."""
     principal: Decimal
+    """The part of the amount repaid with it (the principals add up to the amount)."""
     interest: Decimal
+    """Interest due with it."""
     fee: Decimal
+    """Fee due with it (for installments cardcash shows it to the holder as interest)."""
 
     @property
     def total(self) -> Decimal:
@@ -256,12 +285,20 @@ class QuoteResult:
     """
 
     amount: Decimal
+    """The amount quoted, as asked."""
     currency: str
+    """The currency, as asked."""
     repayment_type: RepaymentType
+    """The repayment type, as asked."""
     periods: int
+    """The number of payments, as asked (the length of ``schedule``)."""
     schedule: tuple[ScheduledPayment, ...]
+    """The payments, in order of period."""
     agreement_version: str
+    """The version of the bank's cash-advance agreement the holder accepts by withdrawing; echoed in
+    ``SubmitWithdrawal``."""
     agreement_summary: str
+    """A short plain-text summary of that agreement, shown to the holder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,17 +310,26 @@ class SubmitWithdrawal:
     """
 
     request_id: str
+    """cardcash's idempotency key: the same id always means the same withdrawal."""
     customer: Customer
+    """The holder."""
     credit_card_ref: str
+    """The credit card the cash advance is drawn on."""
     debit_card_ref: str
+    """The holder's own debit card to pay the money to."""
     amount: Decimal
+    """The amount, in yuan with two decimals; refuse any other, never round it."""
     currency: str
+    """ISO 4217 code of the amount; refuse one the bank does not lend in."""
     repayment_type: RepaymentType
+    """Single month or installments, as quoted."""
     periods: int
+    """Number of payments, as quoted."""
     purpose: WithdrawalPurpose
     """What the holder declared the money is for (a ``str`` too: SDK 1.0 plugins reading it
     as a string keep working)."""
     agreement_version: str
+    """The agreement version of the quote the holder accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +337,9 @@ class ConfirmWithdrawal:
     """The holder's verification code for a withdrawal in ``VERIFICATION_REQUIRED``."""
 
     request_id: str
+    """The withdrawal awaiting verification."""
     verification_code: str
+    """The code the holder received (by SMS) and typed in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,13 +351,19 @@ class WithdrawalResult:
     """
 
     request_id: str
+    """The request id asked about (cardcash checks it)."""
     bank_reference: str
+    """The bank's own id of the withdrawal: the same for every answer about it."""
     state: WithdrawalState
+    """Where the withdrawal is now at the bank."""
     amount: Decimal
+    """The amount, exactly as asked (cardcash checks it)."""
     currency: str
+    """The currency, exactly as asked (cardcash checks it)."""
     failure_reason: str | None = None
     """The bank's own words on a failure: for operators only (scrubbed and bounded)."""
     expected_arrival: datetime | None = None
+    """For PROCESSING: when the money is expected on the debit card, if the bank says."""
     decline_reason: DeclineReason | None = field(default=None, kw_only=True)
     """Why a ``FAILED`` withdrawal failed, from the closed set; ``None`` counts as ``OTHER``."""
 
@@ -319,12 +373,19 @@ class CallbackEvent:
     """A verified notification from the bank that a withdrawal changed state."""
 
     request_id: str
+    """cardcash's request id of the withdrawal the callback is about."""
     bank_reference: str
+    """The bank's own id of the withdrawal."""
     state: WithdrawalState
+    """The state the withdrawal reached."""
     amount: Decimal
+    """The withdrawal's amount: cardcash refuses a callback whose amount differs."""
     currency: str
+    """The withdrawal's currency: cardcash refuses a callback whose currency differs."""
     occurred_at: datetime
+    """When the state changed at the bank (an aware datetime)."""
     failure_reason: str | None = None
+    """For FAILED: the bank's own words, as in ``WithdrawalResult.failure_reason``."""
     decline_reason: DeclineReason | None = field(default=None, kw_only=True)
     """As :attr:`WithdrawalResult.decline_reason`."""
 
@@ -334,5 +395,8 @@ class Health:
     """Whether the bank's systems answer, with a short reason when they do not."""
 
     ok: bool
+    """True when the bank's systems answer."""
     detail: str = ""
+    """When not ok, a short reason for operators ("in maintenance until 02:00")."""
     checked_at: datetime | None = field(default=None, compare=False)
+    """When the bank was asked (not compared between two Health values)."""
