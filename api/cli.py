@@ -1,4 +1,5 @@
-"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins, admin, assets."""
+"""The ``cardcash`` command: serve, migrate, seed, export-schema, plugins, admin, reconcile,
+assets."""
 
 from __future__ import annotations
 
@@ -110,6 +111,42 @@ def cmd_admin(args: argparse.Namespace) -> None:
     sys.exit(code)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> None:
+    from datetime import date
+
+    from api.runtime import database_for, registry_for
+    from api.services.reconciliation import Reconciler, Result, write_report
+
+    settings = _settings()
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        sys.exit(f"cardcash: --date must be a day as YYYY-MM-DD, not {args.date!r}")
+    directory = args.out or settings.data_dir / "reconciliation"
+
+    async def run() -> list:
+        db = database_for(settings)
+        registry = registry_for(settings)
+        try:
+            codes = [args.bank] if args.bank else [i.code for i in registry.plugins]
+            reconciler = Reconciler(db, registry)
+            return [await reconciler.reconcile(code, day) for code in codes]
+        finally:
+            await registry.aclose()
+            await db.dispose()
+
+    reports = asyncio.run(run())
+    for report in reports:
+        json_path, _ = write_report(report, directory)
+        sys.stdout.write(report.summary())
+        print(f"  report: {json_path}")
+    results = {r.result for r in reports}
+    if Result.DISCREPANCIES in results:
+        sys.exit(1)
+    if Result.FAILED in results or (args.bank and Result.UNSUPPORTED in results):
+        sys.exit(2)
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     if args.admin:
         from api.schema.admin import admin_schema as schema
@@ -206,6 +243,18 @@ def main(argv: list[str] | None = None) -> None:
     from api import admin_cli
 
     admin_cli.add_parser(sub).set_defaults(func=cmd_admin)
+
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="compare a day's withdrawals with each bank's statement; exit 1 on any "
+        "discrepancy, 2 when a bank could not be reconciled",
+    )
+    reconcile.add_argument("--date", required=True, help="the business day (Asia/Shanghai)")
+    reconcile.add_argument("--bank", help="only this bank (default: every installed plugin)")
+    reconcile.add_argument(
+        "--out", type=Path, help="where the reports go (default: CARDCASH_DATA_DIR/reconciliation)"
+    )
+    reconcile.set_defaults(func=cmd_reconcile)
 
     sub.add_parser(
         "assets", help="download and verify GraphiQL's pinned files (api/static/vendor.lock.json)"

@@ -24,6 +24,7 @@ from api.services.login import LoginService
 from api.services.operations import Operations
 from api.services.operators import Operators
 from api.services.quotes import Quotes
+from api.services.reconciliation import Reconciler
 from api.services.sessions import SessionTokens
 from api.services.status_sync import StatusSync
 from api.services.withdrawals import SyncPolicy, Withdrawals
@@ -54,6 +55,7 @@ class Services:
     http: httpx.AsyncClient
     operators: Operators
     operations: Operations
+    reconciler: Reconciler
 
     async def start(self) -> None:
         await self.feed.start()
@@ -208,4 +210,5 @@ async def build_services(
         http=http,
         operators=Operators(db),
         operations=Operations(db, catalog, registry, withdrawals, cards),
+        reconciler=Reconciler(db, registry),
     )

@@ -290,3 +290,24 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(max_length=128)
     before: str = Field(sa_column=Column(Text, nullable=False), description="JSON.")
     after: str = Field(sa_column=Column(Text, nullable=False), description="JSON.")
+
+
+class Reconciliation(SQLModel, table=True):
+    """The latest reconciliation of one bank's day: cardcash's records against its statement."""
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (
+        CheckConstraint(
+            _in("result", ("CLEAN", "DISCREPANCIES", "UNSUPPORTED", "FAILED")),
+            name="ck_reconciliations_result",
+        ),
+    )
+
+    bank_code: str = Field(primary_key=True, max_length=16)
+    day: date = Field(primary_key=True, description="The bank's business day (Asia/Shanghai).")
+    result: str = Field(max_length=16)
+    ours: int = Field(description="Withdrawals cardcash has for the day.")
+    theirs: int = Field(description="Withdrawals on the bank's statement.")
+    discrepancies: int
+    report: str = Field(sa_column=Column(Text, nullable=False), description="The JSON report.")
+    ran_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -14,6 +14,7 @@ every failure is a :class:`ProviderError` with a code from the closed set
 
 from providers.base import BankProvider, ProviderContext, ProviderFactory, simulator
 from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
+from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
     TERMINAL_STATES,
@@ -58,6 +59,7 @@ __all__ = [
     "RepaymentType",
     "ScheduledPayment",
     "SingleMonthPricing",
+    "StatementEntry",
     "SubmitWithdrawal",
     "WithdrawalPurpose",
     "WithdrawalResult",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from providers.pricing import standard_schedule
+from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
     CallbackEvent,
@@ -185,6 +186,12 @@ class BankProvider(abc.ABC):
     async def health(self) -> Health:
         """Whether the bank answers. The default says it does."""
         return Health(ok=True)
+
+    async def list_withdrawals(self, day: date) -> list[StatementEntry]:
+        """Optional: the day's withdrawals as the bank recorded them (its business day in
+        Asia/Shanghai), for ``cardcash reconcile``. Not overriding it is fine: the bank is
+        then reported as not reconciled. See :mod:`providers.statement`."""
+        raise NotImplementedError
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook: most plugins hold nothing
         """Release connections and files. Called once when cardcash shuts down."""

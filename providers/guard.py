@@ -41,10 +41,12 @@ from providers.integrity import (
     check_offer,
     check_quote,
     check_schedule,
+    check_statement,
     check_withdrawal,
     checked_error,
 )
 from providers.scrub import scrub_card_numbers
+from providers.statement import StatementEntry
 from providers.types import (
     CallbackEvent,
     CardInfo,
@@ -456,6 +458,21 @@ class GuardedProvider:
             ) from None
         self._observe("verify_callback", "ok", started)
         return event
+
+    @property
+    def lists_withdrawals(self) -> bool:
+        """Whether the plugin implements the optional ``list_withdrawals`` (reconciliation)."""
+        return type(self.provider).list_withdrawals is not BankProvider.list_withdrawals
+
+    async def list_withdrawals(self, day: date) -> list[StatementEntry]:
+        """The bank's statement of ``day`` (see :meth:`BankProvider.list_withdrawals`).
+
+        A statement can be long: it has the write timeout, the longest the guard allows.
+        """
+        return await self._call(
+            "list_withdrawals", self.settings.write_timeout,
+            lambda: self.provider.list_withdrawals(day), check_statement,
+        )
 
     async def health(self) -> Health:
         """Whether the bank answers. Never raises: a failure is reported as ``ok=False``.

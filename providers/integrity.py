@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.scrub import contains_card_number, mask_card_numbers
+from providers.statement import StatementEntry
 from providers.types import (
     CallbackEvent,
     CardInfo,
@@ -315,6 +316,28 @@ def _check_same_withdrawal(
         )
 
 
+def check_statement(entries: Any) -> list[StatementEntry]:
+    """A list of well-typed :class:`StatementEntry`, each request id once."""
+    _expect_type(entries, (list, tuple), "list_withdrawals result")
+    seen: set[str] = set()
+    for entry in entries:
+        _expect_type(entry, StatementEntry, "statement entry")
+        _check_text(entry.request_id, "request_id", max_length=MAX_REFERENCE_LENGTH)
+        _check_text(entry.bank_reference, "bank_reference", max_length=MAX_REFERENCE_LENGTH)
+        check_money(entry.amount, "amount", positive=True)
+        _expect_type(entry.currency, str, "currency")
+        _expect_type(entry.state, WithdrawalState, "state")
+        for name in ("created_at", "updated_at"):
+            value = getattr(entry, name)
+            _expect_type(value, datetime, name)
+            if value.tzinfo is None:
+                raise ContractViolation(f"{name} must be an aware datetime")
+        if entry.request_id in seen:
+            raise ContractViolation(f"request id {entry.request_id} is listed twice")
+        seen.add(entry.request_id)
+    return list(entries)
+
+
 def check_health(health: Any) -> Health:
     """A :class:`Health`, its detail cleaned like a reason."""
     _expect_type(health, Health, "health result")
@@ -358,5 +381,6 @@ __all__: Sequence[str] = (
     "check_offer",
     "check_quote",
     "check_schedule",
+    "check_statement",
     "check_withdrawal",
 )

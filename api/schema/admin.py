@@ -4,8 +4,9 @@ so nothing of it is reachable with a user's session. Resolvers call
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -218,6 +219,20 @@ class AuditEntry:
     after: JSON | None = strawberry.field(description="The target after the change.")
 
 
+@strawberry.type(description="The latest reconciliation of one bank's day.")
+class Reconciliation:
+    bank_code: str = strawberry.field(description="The bank.")
+    day: date = strawberry.field(description="The business day (Asia/Shanghai).")
+    result: str = strawberry.field(
+        description="CLEAN, DISCREPANCIES, UNSUPPORTED (no statement) or FAILED."
+    )
+    ours: int = strawberry.field(description="Withdrawals cardcash handed the bank that day.")
+    theirs: int = strawberry.field(description="Withdrawals on the bank's statement.")
+    discrepancies: int = strawberry.field(description="Differences found.")
+    ran_at: datetime = strawberry.field(description="When it ran.")
+    report: JSON = strawberry.field(description="The whole report, as the JSON file has it.")
+
+
 def _context(info: Info) -> AdminContext:
     return info.context
 
@@ -290,6 +305,28 @@ class Query:
         ],
     ) -> Withdrawal | None:
         return await _find(info, id_or_reference)
+
+    @strawberry.field(description="Recorded reconciliations, newest day first.")
+    async def reconciliations(
+        self,
+        info: Info,
+        day: Annotated[date | None, strawberry.argument(description="Only this day.")] = None,
+        bank_code: Annotated[
+            str | None, strawberry.argument(description="Only this bank.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many (1-500).")] = 50,
+    ) -> list[Reconciliation]:
+        rows = await _context(info).services.reconciler.recorded(
+            day=day, bank_code=bank_code, first=first
+        )
+        return [
+            Reconciliation(
+                bank_code=r.bank_code, day=r.day, result=r.result, ours=r.ours,
+                theirs=r.theirs, discrepancies=r.discrepancies, ran_at=r.ran_at,
+                report=json.loads(r.report),
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="The audit log, newest first.")
     async def audit_log(

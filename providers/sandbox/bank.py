@@ -17,7 +17,7 @@ import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from typing import TypeVar
@@ -37,6 +37,7 @@ from providers.sandbox.store import (
     Version,
     WithdrawalRow,
 )
+from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
     CallbackEvent,
@@ -349,6 +350,50 @@ class SandboxBank(BankProvider):
     def has_batch_query(self) -> bool:
         """Unless the option ``batch_query=false`` simulates a bank without one."""
         return self.options.batch_query
+    async def list_withdrawals(self, day: date) -> list[StatementEntry]:
+        """The business day's withdrawals (settled first if due), with the discrepancies the
+        ``statement_*`` options ask for (see :class:`SandboxOptions`)."""
+        await self._begin()
+        rows = await self._run(lambda ledger: ledger.on_day(day.isoformat()))
+        entries = [self._entry(row) for row in rows]
+        o = self.options
+        missing, rest = entries[: o.statement_missing], entries[o.statement_missing :]
+        del missing  # left out of the statement
+        off_amount = o.statement_amount_off
+        rest = [
+            replace(e, amount=e.amount + Decimal("0.01")) if i < off_amount else e
+            for i, e in enumerate(rest)
+        ]
+        rest = [
+            replace(e, state=_other_state(e.state))
+            if off_amount <= i < off_amount + o.statement_state_off else e
+            for i, e in enumerate(rest)
+        ]
+        noon = datetime.combine(day, time(12), BANK_TIMEZONE)
+        extra = [
+            StatementEntry(
+                request_id=f"sandbox-extra-{day.isoformat()}-{i}",
+                bank_reference=_bank_reference(self.code, f"extra-{day.isoformat()}-{i}"),
+                amount=Decimal("100.00") + i,
+                currency=self.data.currency,
+                state=WithdrawalState.SUCCEEDED,
+                created_at=noon,
+                updated_at=noon,
+            )
+            for i in range(o.statement_extra)
+        ]
+        return rest + extra
+
+    def _entry(self, row: WithdrawalRow) -> StatementEntry:
+        return StatementEntry(
+            request_id=row.request_id,
+            bank_reference=row.bank_reference,
+            amount=row.amount,
+            currency=row.currency,
+            state=row.state,
+            created_at=datetime.fromtimestamp(row.created_at, UTC),
+            updated_at=datetime.fromtimestamp(row.updated_at, UTC),
+        )
 
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
         """Verify the ``X-Sandbox-Signature`` of a callback (signature, then replay window),
@@ -637,6 +682,13 @@ def _fingerprint(request: SubmitWithdrawal) -> str:
         request.agreement_version,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _other_state(state: WithdrawalState) -> WithdrawalState:
+    """A state that disagrees with ``state`` (for an injected status mismatch)."""
+    if state is WithdrawalState.SUCCEEDED:
+        return WithdrawalState.FAILED
+    return WithdrawalState.SUCCEEDED
 
 
 def _bank_reference(code: str, request_id: str) -> str:

@@ -62,6 +62,12 @@ class SandboxOptions:
     raises ``UNAVAILABLE`` and health is not ok); ``callback_url`` turns on signed callbacks
     (``{bank}`` in it is replaced by the bank code); ``batch_query=false`` simulates a bank
     without a batch status query (status sync then asks one withdrawal at a time).
+
+    The ``statement_*`` options make the day's statement (``list_withdrawals``) differ from
+    the bank's own records, to exercise reconciliation: ``statement_missing`` leaves out that
+    many withdrawals, ``statement_extra`` adds that many the bank never had from cardcash,
+    ``statement_amount_off`` reports that many with one cent more, ``statement_state_off``
+    that many in another state. Each picks its own withdrawals, in request id order.
     """
 
     seed: str = ""
@@ -70,6 +76,10 @@ class SandboxOptions:
     callback_secret: str = ""
     callback_poll_s: float = 1.0
     batch_query: bool = True
+    statement_missing: int = 0
+    statement_extra: int = 0
+    statement_amount_off: int = 0
+    statement_state_off: int = 0
 
 
 #: Option names understood by a sandbox bank (other options, such as the guard's, are ignored).
@@ -77,6 +87,7 @@ OPTION_NAMES = (
     "latency_ms", "failure_rate", "settlement_delay_s", "verification_required",
     "seed", "down", "callback_url", "callback_secret", "callback_poll_s",
     "batch_query",
+    "statement_missing", "statement_extra", "statement_amount_off", "statement_state_off",
 )
 
 
@@ -172,6 +183,13 @@ def apply_options(data: BankData, options: Mapping[str, str]) -> tuple[BankData,
         callback_secret=options.get("callback_secret", ""),
         callback_poll_s=_number(options.get("callback_poll_s", "1.0"), "callback_poll_s"),
         batch_query=parse_bool(options.get("batch_query", "true"), "batch_query"),
+        **{
+            name: _count(options.get(name, "0"), name)
+            for name in (
+                "statement_missing", "statement_extra", "statement_amount_off",
+                "statement_state_off",
+            )
+        },
     )
     return data, extra
 
@@ -214,6 +232,16 @@ def _decimal(value: Any, name: str) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"{name} must be finite")
     return result
+
+
+def _count(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"option {name}={value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"option {name} must not be negative")
+    return number
 
 
 def _number(value: str, name: str) -> float:

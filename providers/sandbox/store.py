@@ -228,6 +228,15 @@ class Ledger:
             ),
         )
 
+    def on_day(self, business_date: str) -> list[WithdrawalRow]:
+        """The withdrawals of one business day, by request id."""
+        rows = self._db.execute(
+            "SELECT * FROM sandbox_withdrawals WHERE bank_code = ? AND business_date = ?"
+            " ORDER BY request_id",
+            (self.bank_code, business_date),
+        ).fetchall()
+        return [WithdrawalRow.from_sql(r) for r in rows]
+
     def due(self, now: float) -> list[WithdrawalRow]:
         """Processing withdrawals whose settlement time has come."""
         rows = self._db.execute(
