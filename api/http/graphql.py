@@ -37,6 +37,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from api.headers import weighted
 from api.http.anonymous import AnonymousResults
 from api.http.middleware import write_access_line
 from api.http.pages import GraphiQLPage
@@ -90,17 +91,7 @@ def negotiate(accept: str | None) -> str | None:
     if not accept or not accept.strip():
         return JSON
     best, best_q = None, 0.0
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        media = media.lower()
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+    for media, q in weighted(accept):
         if media == GRAPHQL_RESPONSE:
             candidate = GRAPHQL_RESPONSE
         elif media in (JSON, "application/*", "*/*"):

@@ -20,6 +20,8 @@ import string
 from decimal import Decimal
 from pathlib import Path
 
+from api.headers import weighted
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 
@@ -74,20 +76,10 @@ def pick_language(accept_language: str | None) -> str:
     if not accept_language:
         return DEFAULT_LANGUAGE
     best, best_q = DEFAULT_LANGUAGE, 0.0
-    for part in accept_language.split(",")[:20]:
-        tag, *params = (p.strip() for p in part.split(";"))
-        primary = tag.split("-", 1)[0].lower()
-        language = {"zh": "zh-CN", "en": "en"}.get(primary)
+    for tag, q in weighted(accept_language, most=20):
+        language = {"zh": "zh-CN", "en": "en"}.get(tag.split("-", 1)[0])
         if language is None:
             continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
         if q > best_q:
             best, best_q = language, q
     return best
