@@ -18,22 +18,22 @@ export const CancelWithdrawal = Object.freeze({
 export const ConfirmWithdrawal = Object.freeze({
   name: "ConfirmWithdrawal",
   type: "mutation",
-  hash: "be61b31eaf0e11e7d8b3dc4ffa647d4a5bad7b1796ebdd97055df8d6c4adeb95",
-  text: "mutation ConfirmWithdrawal($withdrawalId: ID!, $verificationCode: String!) {\n  confirmWithdrawal(input: {withdrawalId: $withdrawalId, verificationCode: $verificationCode}) {\n    __typename\n    ... on Withdrawal { id status attemptsLeft failureCode failureReason expectedArrival updatedAt }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on VerificationError { attemptsLeft }\n    ... on WithdrawalError { currentStatus }\n    ... on BankError { retryable }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
+  hash: "1a2e417a5638ce209a14f73bd239c1a9a7c3d236ac6749f5dd1c783e2b2df368",
+  text: "mutation ConfirmWithdrawal($withdrawalId: ID!, $verificationCode: String!) {\n  confirmWithdrawal(input: {withdrawalId: $withdrawalId, verificationCode: $verificationCode}) {\n    __typename\n    ... on Withdrawal { id status attemptsLeft failureCode failureReason expectedArrival updatedAt }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on VerificationError { attemptsLeft }\n    ... on WithdrawalError { currentStatus }\n    ... on BankError { retryable declineReason nextStep }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
 });
 
 export const CreateQuote = Object.freeze({
   name: "CreateQuote",
   type: "mutation",
-  hash: "3fbf445d93b29084d0b5032154200c0bb7b274c8e346ba9cc896c4002ade9933",
-  text: "mutation CreateQuote($input: CreateQuoteInput!) {\n  createQuote(input: $input) {\n    __typename\n    ... on Quote {\n      id bankCode creditCardId repaymentType periods apr aprMethod createdAt expiresAt\n      amount { amount currency }\n      totalInterest { amount currency }\n      totalFee { amount currency }\n      totalRepayment { amount currency }\n      platformFee { amount currency }\n      schedule {\n        period dueDate\n        principal { amount currency }\n        interest { amount currency }\n        fee { amount currency }\n        total { amount currency }\n      }\n      disclosure { version text }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on AmountError { field }\n    ... on CardError { field }\n    ... on BankError { retryable }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
+  hash: "2390b4a10e7bee38bb64e40fbb676f799a48ab2e9b68a5b6af8e54f73abf893b",
+  text: "mutation CreateQuote($input: CreateQuoteInput!) {\n  createQuote(input: $input) {\n    __typename\n    ... on Quote {\n      id bankCode creditCardId repaymentType periods apr aprMethod createdAt expiresAt\n      amount { amount currency }\n      totalInterest { amount currency }\n      totalFee { amount currency }\n      totalRepayment { amount currency }\n      platformFee { amount currency }\n      schedule {\n        period dueDate\n        principal { amount currency }\n        interest { amount currency }\n        fee { amount currency }\n        total { amount currency }\n      }\n      disclosure { version text }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on AmountError {\n      field\n      minimum { amount currency }\n      maximum { amount currency }\n      availableLimit { amount currency }\n      dailyRemaining { amount currency }\n    }\n    ... on CardError { field }\n    ... on BankError { retryable }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
 });
 
 export const CreateWithdrawal = Object.freeze({
   name: "CreateWithdrawal",
   type: "mutation",
-  hash: "e28e633ed9550db8680b10a5b44e4045a2c9b5b85ae7fda2abc2b56811cf6b58",
-  text: "mutation CreateWithdrawal($input: CreateWithdrawalInput!) {\n  createWithdrawal(input: $input) {\n    __typename\n    ... on Withdrawal {\n      id status purpose repaymentType periods attemptsLeft failureCode failureReason\n      expectedArrival acceptedDisclosureVersion createdAt updatedAt\n      amount { amount currency }\n      bank { code name nameEn shortName }\n      debitCard { id last4 maskedNumber }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on QuoteError { field }\n    ... on CardError { field }\n    ... on AmountError { field }\n    ... on BankError { retryable }\n    ... on IdempotencyError { withdrawalId }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
+  hash: "3c4602d31f46b65f6c8c34ede9580b84a744104f345a3495df9c3090f155cb65",
+  text: "mutation CreateWithdrawal($input: CreateWithdrawalInput!) {\n  createWithdrawal(input: $input) {\n    __typename\n    ... on Withdrawal {\n      id status purpose repaymentType periods attemptsLeft failureCode failureReason\n      expectedArrival acceptedDisclosureVersion createdAt updatedAt\n      amount { amount currency }\n      bank { code name nameEn shortName }\n      debitCard { id last4 maskedNumber }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on QuoteError { field }\n    ... on CardError { field }\n    ... on AmountError {\n      field\n      minimum { amount currency }\n      maximum { amount currency }\n      availableLimit { amount currency }\n      dailyRemaining { amount currency }\n    }\n    ... on BankError { retryable declineReason nextStep }\n    ... on IdempotencyError { withdrawalId }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
 });
 
 export const History = Object.freeze({
