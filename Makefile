@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # them the server still runs and /graphql says how to install them.
 ASSETS := api/static/vendor/.verified
 
-.PHONY: install run test schema sdk-reference bench lint clean
+.PHONY: install run test schema sdk-reference api-docs bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ schema: install
 # docs/sdk-reference.md, from the SDK's docstrings (a test fails when it is out of date).
 sdk-reference: install
 	$(BIN)/python -m providers.reference > docs/sdk-reference.md
+
+# docs/api.md: the mini-program's documents walked against a server on the sandbox banks, the
+# answers written in (a test fails when they differ from what the server answers now).
+api-docs: install
+	$(BIN)/python -m tests.docs.api_reference
 
 # `make bench` runs every figure; `make bench BENCH=1,3` picks figures. Load comes from wrk
 # (installed from Debian's packages when missing and root) or else a Python load generator.
