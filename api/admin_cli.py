@@ -48,6 +48,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     commands.add_parser("withdrawal", help="a withdrawal and its history").add_argument(
         "id_or_reference"
     )
+    commands.add_parser(
+        "evidence", help="a withdrawal's evidence of consent and booking, as JSON (audited)"
+    ).add_argument("withdrawal_id")
     commands.add_parser("health", help="each bank's plugin and health check")
     audit = commands.add_parser("audit", help="the audit log, newest first")
     audit.add_argument("--first", type=int, default=50)
@@ -109,6 +112,9 @@ async def run(args: argparse.Namespace, services: Services, actor: str) -> int:
             start = e.from_status.value if e.from_status else "-"
             print(f"  {e.occurred_at:%Y-%m-%d %H:%M:%S}  {start} -> {e.to_status.value}  "
                   f"[{e.source.value}] {e.detail}")
+    elif command == "evidence":
+        document = await ops.evidence(actor, args.withdrawal_id)
+        print(json.dumps(document, ensure_ascii=False, indent=2))
     elif command == "health":
         checks = await services.registry.health()
         for h in ops.provider_health():

@@ -209,6 +209,6 @@ async def build_services(
         ),
         http=http,
         operators=Operators(db),
-        operations=Operations(db, catalog, registry, withdrawals, cards),
+        operations=Operations(db, catalog, registry, withdrawals, cards, quotes),
         reconciler=Reconciler(db, registry),
     )

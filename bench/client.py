@@ -10,6 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -20,7 +21,8 @@ LOGIN = """mutation($code: String!) { login(input: {channel: WECHAT, code: $code
   ... on LoginSuccess { token viewer { id } } ... on Error { code message } } }"""
 CARDS = """{ viewer { creditCards { id bankCode } debitCards { id bankCode } } }"""
 QUOTE = """mutation($input: CreateQuoteInput!) { createQuote(input: $input) {
-  __typename ... on Quote { id disclosure { version } } ... on Error { code message } } }"""
+  __typename ... on Quote { id disclosure { version digest } dataSharingConsent { version } }
+  ... on Error { code message } } }"""
 CATALOG = (
     "query Catalog { banks(channel: WECHAT) { id code name nameEn shortName logoUrl brandColor "
     "tagline channel availability usable entryHint } }"
@@ -107,6 +109,9 @@ def withdrawal_input(quote: dict, debit_card_id: str, purpose: str = "CONSUMPTIO
             "debitCardId": debit_card_id,
             "purpose": purpose,
             "acceptedDisclosureVersion": quote["disclosure"]["version"],
+            "acceptedDisclosureDigest": quote["disclosure"]["digest"],
+            "acceptedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "acceptedDataSharingVersion": quote["dataSharingConsent"]["version"],
             "idempotencyKey": str(uuid.uuid4()),
         }
     }

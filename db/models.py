@@ -176,6 +176,17 @@ class Quote(SQLModel, table=True):
     agreement_version: str = Field(max_length=64)
     disclosure_version: str = Field(max_length=96)
     disclosure_text: str = Field(sa_column=Column(Text, nullable=False))
+    data_sharing_version: str = Field(
+        default="",
+        sa_column=Column(String(96), nullable=False, server_default=""),
+        description="The consent to share personal information with the bank: its version "
+        "(empty on quotes made before it was asked for).",
+    )
+    data_sharing_text: str = Field(
+        default="",
+        sa_column=Column(Text, nullable=False, server_default=""),
+        description="That consent's text, as the user was shown it.",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -221,7 +232,22 @@ class Withdrawal(SQLModel, table=True):
     periods: int
     purpose: str = Field(max_length=32)
     disclosure_version: str = Field(max_length=96)
-    disclosure_accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    disclosure_accepted_at: datetime = Field(
+        sa_column=Column(UTCDateTime, nullable=False),
+        description="When the user accepted, as their client stated it (within the quote's "
+        "life); before migration 0010, when the request was received.",
+    )
+    disclosure_digest: str | None = Field(
+        default=None,
+        max_length=64,
+        description="SHA-256 of the accepted disclosure (api.services.disclosure.digest).",
+    )
+    data_sharing_version: str | None = Field(
+        default=None, max_length=96, description="The data-sharing consent the user gave."
+    )
+    data_sharing_digest: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of that consent's text as shown."
+    )
     status: str = Field(max_length=24)
     failure_code: str | None = Field(default=None, max_length=32)
     failure_reason: str | None = Field(

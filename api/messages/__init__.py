@@ -5,7 +5,8 @@ A catalog maps stable keys to templates with ``{named}`` placeholders. Keys:
 - ``<CODE>``: the sentence for an error code (:class:`api.services.errors.ErrorCode`), and
   ``<CODE>.<reason>`` for a more precise one;
 - ``failure.<CODE>``: why a withdrawal failed, shown as its ``failureReason``;
-- ``disclosure.*``: the parts of the disclosure a user accepts with a withdrawal.
+- ``disclosure.*``: the parts of the disclosure a user accepts with a withdrawal;
+- ``data_sharing.*``: the consent to share personal information with the bank.
 
 The request's ``Accept-Language`` picks the language (:func:`pick_language`); zh-CN when it
 names neither, since the channels' users read Chinese. Codes stay English.

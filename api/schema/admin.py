@@ -306,6 +306,27 @@ class Query:
     ) -> Withdrawal | None:
         return await _find(info, id_or_reference)
 
+    @strawberry.field(
+        description="The evidence of one withdrawal, for a regulator or a complaint, as one "
+        'JSON document (format "cardcash-withdrawal-evidence/1"): what was shown (the quote, '
+        "its schedule and APR, the disclosure's and the data-sharing consent's text, version "
+        "and digest), what was accepted and when (the client's stated time and the time "
+        "received; each digest checked against the text kept), what the bank booked, and "
+        "every status change. Money as strings, times in UTC. Each export is audited."
+    )
+    async def withdrawal_evidence(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The withdrawal's id.")],
+    ) -> JSON:
+        context = _context(info)
+        try:
+            return await context.services.operations.evidence(
+                context.operator.actor, str(id)
+            )
+        except OperationError as exc:
+            raise _refused(exc) from None
+
     @strawberry.field(description="Recorded reconciliations, newest day first.")
     async def reconciliations(
         self,

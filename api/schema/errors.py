@@ -129,7 +129,13 @@ class ErrorCode(Enum):
     )
     DISCLOSURE_NOT_ACCEPTED = strawberry.enum_value(
         "DISCLOSURE_NOT_ACCEPTED",
-        description="The accepted disclosure version is missing or not the quote's.",
+        description="The accepted disclosure is missing or not the quote's (its version or "
+        "digest differ), or the stated time of acceptance falls outside the quote's life.",
+    )
+    DATA_SHARING_NOT_ACCEPTED = strawberry.enum_value(
+        "DATA_SHARING_NOT_ACCEPTED",
+        description="The consent to share personal information with the bank is missing or "
+        "not the quote's version.",
     )
     IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
         "IDEMPOTENCY_KEY_REUSED",
@@ -301,7 +307,8 @@ ERROR_TYPES: dict[str, type[Error]] = {
         AmountError,
     ),
     **dict.fromkeys(
-        ["QUOTE_NOT_FOUND", "QUOTE_EXPIRED", "QUOTE_ALREADY_USED", "DISCLOSURE_NOT_ACCEPTED"],
+        ["QUOTE_NOT_FOUND", "QUOTE_EXPIRED", "QUOTE_ALREADY_USED", "DISCLOSURE_NOT_ACCEPTED",
+         "DATA_SHARING_NOT_ACCEPTED"],
         QuoteError,
     ),
     **dict.fromkeys(["IDEMPOTENCY_KEY_REUSED"], IdempotencyError),

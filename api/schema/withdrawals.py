@@ -39,7 +39,7 @@ from api.services.accounts import Account
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id
 from api.services.quotes import QuoteView
-from api.services.withdrawals import EventView, WithdrawalView, cursor_of
+from api.services.withdrawals import Consent, EventView, WithdrawalView, cursor_of
 from api.services.withdrawals import FundPurpose as DomainPurpose
 from providers import RepaymentType as DomainRepaymentType
 
@@ -117,7 +117,28 @@ class Disclosure:
     version: str = strawberry.field(description="Pass it as acceptedDisclosureVersion to accept.")
     text: str = strawberry.field(
         description="The APR and cost summary, the bank's agreement summary, the fund-use "
-        "restrictions and the rational-borrowing prompt."
+        "restrictions and the rational-borrowing prompt. Show it as it is."
+    )
+    digest: str = strawberry.field(
+        description="SHA-256 (hex) of the UTF-8 bytes of version, a line feed and text: pass "
+        "it as acceptedDisclosureDigest, computed over the text the user was shown."
+    )
+
+
+@strawberry.type(
+    description="The consent to share the user's personal information with the bank (PIPL): "
+    "its own explicit consent, apart from the disclosure, never preselected."
+)
+class DataSharingConsent:
+    version: str = strawberry.field(
+        description="Pass it as acceptedDataSharingVersion once the user agreed."
+    )
+    text: str = strawberry.field(
+        description="Who receives what information, why, for how long, and the user's rights; "
+        "in the request's language."
+    )
+    digest: str = strawberry.field(
+        description="SHA-256 (hex) of version, a line feed and text: what the withdrawal records."
     )
 
 
@@ -153,6 +174,9 @@ class Quote:
     )
     platform_fee: Money = strawberry.field(description="What cardcash charges: always zero.")
     disclosure: Disclosure = strawberry.field(description="To read and accept before withdrawing.")
+    data_sharing_consent: DataSharingConsent = strawberry.field(
+        description="To read and agree to apart from the disclosure before withdrawing."
+    )
     created_at: datetime = strawberry.field(description="When it was computed.")
     expires_at: datetime = strawberry.field(description="After this, ask for a new quote.")
 
@@ -182,7 +206,14 @@ class Quote:
             apr=q.apr,
             apr_method=q.apr_method,
             platform_fee=Money.cny(ZERO),
-            disclosure=Disclosure(version=q.disclosure_version, text=q.disclosure_text),
+            disclosure=Disclosure(
+                version=q.disclosure_version, text=q.disclosure_text, digest=q.disclosure_digest
+            ),
+            data_sharing_consent=DataSharingConsent(
+                version=q.data_sharing_version,
+                text=q.data_sharing_text,
+                digest=q.data_sharing_digest,
+            ),
             created_at=q.created_at,
             expires_at=q.expires_at,
         )
@@ -240,7 +271,18 @@ class Withdrawal:
     accepted_disclosure_version: str = strawberry.field(
         description="The disclosure the user accepted."
     )
-    accepted_at: datetime = strawberry.field(description="When the user accepted it.")
+    accepted_at: datetime = strawberry.field(
+        description="When the user accepted it, as their client stated it (acceptedAt), within "
+        "the quote's life. createdAt is when the request was received."
+    )
+    accepted_disclosure_digest: str | None = strawberry.field(
+        description="SHA-256 of the disclosure accepted; null on withdrawals made before it "
+        "was recorded."
+    )
+    accepted_data_sharing_version: str | None = strawberry.field(
+        description="The data-sharing consent the user gave; null on withdrawals made before "
+        "it was asked for."
+    )
     attempts_left: int = strawberry.field(description="Wrong verification codes still allowed.")
     created_at: datetime = strawberry.field(description="When it was requested.")
     updated_at: datetime = strawberry.field(description="When its status last changed.")
@@ -323,6 +365,8 @@ class Withdrawal:
             expected_arrival=w.expected_arrival,
             accepted_disclosure_version=w.disclosure_version,
             accepted_at=w.disclosure_accepted_at,
+            accepted_disclosure_digest=w.disclosure_digest,
+            accepted_data_sharing_version=w.data_sharing_version,
             attempts_left=max(0, max_attempts - w.verification_attempts),
             created_at=w.created_at,
             updated_at=w.updated_at,
@@ -419,6 +463,19 @@ class CreateWithdrawalInput:
     )
     accepted_disclosure_version: str = strawberry.field(
         description="The quote's disclosure.version, sent only after the user accepted it."
+    )
+    accepted_disclosure_digest: str = strawberry.field(
+        description="The digest of the disclosure the user was shown (the quote's "
+        "disclosure.digest, best recomputed over the text shown); another is refused."
+    )
+    accepted_at: datetime = strawberry.field(
+        description="When the user accepted, by the client's clock (RFC 3339 with offset): "
+        "not before the quote's createdAt, before its expiresAt, and not more than two "
+        "minutes ahead of the server's clock."
+    )
+    accepted_data_sharing_version: str = strawberry.field(
+        description="The quote's dataSharingConsent.version, sent only after the user agreed "
+        "to it, apart from the disclosure."
     )
     idempotency_key: str = strawberry.field(
         description="A fresh key per withdrawal (a UUID; 8-128 of A-Z a-z 0-9 . _ : -). Retrying "
@@ -517,7 +574,12 @@ async def resolve_create_withdrawal(
             quote_id=str(input.quote_id),
             debit_card_id=str(input.debit_card_id),
             purpose=DomainPurpose(input.purpose.value),
-            accepted_disclosure_version=input.accepted_disclosure_version,
+            consent=Consent(
+                disclosure_version=input.accepted_disclosure_version,
+                disclosure_digest=input.accepted_disclosure_digest,
+                accepted_at=input.accepted_at,
+                data_sharing_version=input.accepted_data_sharing_version,
+            ),
             idempotency_key=input.idempotency_key,
         )
         return withdrawal_type(info, view)

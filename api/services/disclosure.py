@@ -6,6 +6,7 @@ the quote keeps the text in the language the user read it in."""
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from api import messages
@@ -15,9 +16,38 @@ from providers import RepaymentType
 TEMPLATE_REVISION = "d2"
 
 
+#: Bumped whenever the data-sharing consent's template changes.
+DATA_SHARING_REVISION = "ds1"
+
+
 def disclosure_version(agreement_version: str) -> str:
     """The bank's agreement version and our template's revision: what the user accepted."""
     return f"{agreement_version}+{TEMPLATE_REVISION}"
+
+
+def digest(version: str, text: str) -> str:
+    """The SHA-256 (hex) of ``version``, a line feed and ``text``, in UTF-8: what a client
+    proves it showed, and what anyone can recompute from an export."""
+    return hashlib.sha256(f"{version}\n{text}".encode()).hexdigest()
+
+
+def data_sharing_version(bank_code: str) -> str:
+    """The data-sharing consent's version: the bank it names and the template's revision."""
+    return f"{bank_code}+{DATA_SHARING_REVISION}"
+
+
+def data_sharing_text(*, bank_name: str, language: str = messages.DEFAULT_LANGUAGE) -> str:
+    """The consent to give the bank the user's personal information for this withdrawal
+    (PIPL arts. 14, 23 and 29: its own consent, naming the recipient, the purpose, the
+    information and how to withdraw it), apart from the loan's disclosure."""
+
+    def line(key: str) -> str:
+        return messages.text(f"data_sharing.{key}", language, bank=bank_name)
+
+    return "\n".join(
+        line(key)
+        for key in ("recipient", "information", "purpose", "rights")
+    )
 
 
 def disclosure_text(

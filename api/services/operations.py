@@ -24,8 +24,10 @@ from api.services.catalog import (
     parse_percent,
     parse_users,
 )
+from api.services.evidence import evidence
 from api.services.ids import is_id
 from api.services.operators import OperationError, audit
+from api.services.quotes import Quotes
 from api.services.withdrawals import EventView, Withdrawals, WithdrawalView
 from db.engine import Database
 from db.models import Bank, BankChannel, User, Withdrawal
@@ -96,12 +98,14 @@ class Operations:
         registry: Registry,
         withdrawals: Withdrawals,
         cards: Cards,
+        quotes: Quotes,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._registry = registry
         self._withdrawals = withdrawals
         self._cards = cards
+        self._quotes = quotes
 
     # -- banks -------------------------------------------------------------------------------
 
@@ -251,6 +255,28 @@ class Operations:
                 for e in events
             ],
         )
+
+    async def evidence(self, actor: str, withdrawal_id: str) -> dict:
+        """The evidence document of one withdrawal (:mod:`api.services.evidence`). It holds
+        personal information: each export is audited."""
+        view = await self._withdrawal(withdrawal_id)
+        quote = (await self._quotes.by_ids([view.quote_id]))[view.quote_id]
+        async with self._db.read() as session:
+            user = await session.get(User, view.user_id)
+        cards = await self._cards.by_ids([view.credit_card_id, view.debit_card_id])
+        events = (await self._withdrawals.events([view.id]))[view.id]
+        document = evidence(
+            view,
+            quote,
+            channel=user.channel if user else "?",
+            credit_card=masked(cards.get(view.credit_card_id)),
+            debit_card=masked(cards.get(view.debit_card_id)),
+            events=events,
+            exported_at=utcnow(),
+        )
+        async with self._db.write() as session:
+            audit(session, actor, "withdrawal.export", view.id, None, {"format": document["format"]})
+        return document
 
     async def _withdrawal(self, withdrawal_id: str) -> WithdrawalView:
         view = None

@@ -18,7 +18,13 @@ from api import messages
 from api.services.accounts import Account
 from api.services.banks import Banks, bank_error, today_in_china
 from api.services.cards import Cards
-from api.services.disclosure import disclosure_text, disclosure_version
+from api.services.disclosure import (
+    data_sharing_text,
+    data_sharing_version,
+    digest,
+    disclosure_text,
+    disclosure_version,
+)
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
 from api.services.lru import LRU
@@ -73,6 +79,13 @@ class QuoteView:
     agreement_version: str
     disclosure_version: str
     disclosure_text: str
+    disclosure_digest: str
+    """SHA-256 of the version and text (:func:`api.services.disclosure.digest`)."""
+    data_sharing_version: str
+    """The consent to share personal information with the bank; empty on quotes made
+    before it was asked for (no withdrawal can be made from those)."""
+    data_sharing_text: str
+    data_sharing_digest: str
     created_at: datetime
     expires_at: datetime
 
@@ -121,6 +134,10 @@ def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
         agreement_version=row.agreement_version,
         disclosure_version=row.disclosure_version,
         disclosure_text=row.disclosure_text,
+        disclosure_digest=digest(row.disclosure_version, row.disclosure_text),
+        data_sharing_version=row.data_sharing_version,
+        data_sharing_text=row.data_sharing_text,
+        data_sharing_digest=digest(row.data_sharing_version, row.data_sharing_text),
         created_at=row.created_at,
         expires_at=row.expires_at,
     )
@@ -320,6 +337,11 @@ class Quotes:
                 total_fee=sums.fee,
                 total_repayment=sums.repayment,
                 agreement_summary=result.agreement_summary,
+                language=language,
+            ),
+            data_sharing_version=data_sharing_version(bank_code),
+            data_sharing_text=data_sharing_text(
+                bank_name=listing.name_en if language == "en" else listing.name,
                 language=language,
             ),
             created_at=now,

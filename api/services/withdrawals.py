@@ -75,6 +75,19 @@ _UNKNOWN_OUTCOME = {
 #: What the money is for: the SDK's closed set, so what the API accepts is what banks get.
 FundPurpose = WithdrawalPurpose
 
+#: How far ahead of the server's clock a client's stated time of acceptance may be.
+ACCEPTANCE_CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What the user states they accepted, and when (their client's clock)."""
+
+    disclosure_version: str
+    disclosure_digest: str
+    accepted_at: datetime
+    data_sharing_version: str
+
 
 @dataclass(frozen=True)
 class SyncPolicy:
@@ -107,6 +120,10 @@ class WithdrawalView:
     purpose: FundPurpose
     disclosure_version: str
     disclosure_accepted_at: datetime
+    """When the user accepted, as their client stated it (within the quote's life)."""
+    disclosure_digest: str | None
+    data_sharing_version: str | None
+    data_sharing_digest: str | None
     failure_code: str | None
     failure_reason: str | None
     """The bank's own words on a failure (masked, bounded): for operators, never users."""
@@ -188,6 +205,9 @@ def _view(row: Record) -> WithdrawalView:
         purpose=FundPurpose(row.purpose),
         disclosure_version=row.disclosure_version,
         disclosure_accepted_at=row.disclosure_accepted_at,
+        disclosure_digest=row.disclosure_digest,
+        data_sharing_version=row.data_sharing_version,
+        data_sharing_digest=row.data_sharing_digest,
         failure_code=row.failure_code,
         failure_reason=row.failure_reason,
         decline_reason=DeclineReason(row.decline_reason) if row.decline_reason else None,
@@ -239,6 +259,46 @@ def _outcome(result: WithdrawalResult) -> dict[str, str | None]:
         changes["decline_reason"] = (result.decline_reason or DeclineReason.OTHER).value
     return changes
 
+
+
+def check_consent(quote: QuoteView, consent: Consent, now: datetime) -> None:
+    """The consent of a withdrawal against what its quote showed: the disclosure's version
+    and digest, the data-sharing consent's version, and a time of acceptance within the
+    quote's life (not before it was made, not after it expired, not ahead of ``now`` by
+    more than :data:`ACCEPTANCE_CLOCK_SKEW`). DISCLOSURE_NOT_ACCEPTED or
+    DATA_SHARING_NOT_ACCEPTED otherwise."""
+
+    def refused(reason: str, field: str) -> DomainError:
+        return DomainError(
+            ErrorCode.DISCLOSURE_NOT_ACCEPTED, reason, field=field, version=quote.disclosure_version
+        )
+
+    if not consent.disclosure_version or consent.disclosure_version != quote.disclosure_version:
+        raise refused("version", "acceptedDisclosureVersion")
+    if not isinstance(consent.disclosure_digest, str) or (
+        consent.disclosure_digest.lower() != quote.disclosure_digest
+    ):
+        raise refused("digest", "acceptedDisclosureDigest")
+    accepted = consent.accepted_at
+    if not isinstance(accepted, datetime) or accepted.utcoffset() is None:
+        raise DomainError(ErrorCode.VALIDATION, "accepted_at", field="acceptedAt")
+    # Clients see times to the millisecond: the quote's own time, as shown, is the bound.
+    made = quote.created_at.replace(microsecond=quote.created_at.microsecond // 1000 * 1000)
+    if accepted < made:
+        raise refused("accepted_before_quote", "acceptedAt")
+    if accepted >= quote.expires_at:
+        raise refused("accepted_after_expiry", "acceptedAt")
+    if accepted > now + ACCEPTANCE_CLOCK_SKEW:
+        raise refused("accepted_in_future", "acceptedAt")
+    if not quote.data_sharing_version or (
+        consent.data_sharing_version != quote.data_sharing_version
+    ):
+        raise DomainError(
+            ErrorCode.DATA_SHARING_NOT_ACCEPTED,
+            "version",
+            field="acceptedDataSharingVersion",
+            version=quote.data_sharing_version,
+        )
 
 
 def request_fingerprint(*parts: str) -> str:
@@ -331,7 +391,7 @@ class Withdrawals:
         quote_id: str,
         debit_card_id: str,
         purpose: FundPurpose,
-        accepted_disclosure_version: str,
+        consent: Consent,
         idempotency_key: str,
     ) -> WithdrawalView:
         if not isinstance(idempotency_key, str) or not _KEY.fullmatch(idempotency_key):
@@ -340,14 +400,19 @@ class Withdrawals:
                 "idempotency_key",
                 field="idempotencyKey",
             )
+        # What was accepted belongs to the request; when (by the client's clock) does not: a
+        # retry that restates the time answers as the first, whose time is the one kept.
         fingerprint = request_fingerprint(
-            quote_id, debit_card_id, purpose.value, accepted_disclosure_version or ""
+            quote_id,
+            debit_card_id,
+            purpose.value,
+            consent.disclosure_version or "",
+            consent.disclosure_digest or "",
+            consent.data_sharing_version or "",
         )
         withdrawal_id = derived_id("withdrawal", account.id, idempotency_key)
         try:
-            quote, credit, debit = await self._checked(
-                account, quote_id, debit_card_id, accepted_disclosure_version
-            )
+            quote, credit, debit = await self._checked(account, quote_id, debit_card_id, consent)
         except DomainError:
             # A retry of a request that went through answers as the first time, even though
             # its quote has since expired or been used. (A retry that passes the checks meets
@@ -372,7 +437,10 @@ class Withdrawals:
             "periods": quote.periods,
             "purpose": purpose.value,
             "disclosure_version": quote.disclosure_version,
-            "disclosure_accepted_at": now,
+            "disclosure_accepted_at": consent.accepted_at.astimezone(UTC),
+            "disclosure_digest": quote.disclosure_digest,
+            "data_sharing_version": quote.data_sharing_version,
+            "data_sharing_digest": quote.data_sharing_digest,
             "status": Status.PENDING.value,
             "failure_code": None,
             "failure_reason": None,
@@ -387,7 +455,10 @@ class Withdrawals:
             "sync_attempts": 0,
             "sync_lease_until": None,
         }
-        accepted = f"disclosure {quote.disclosure_version} accepted; purpose {purpose.value}"
+        accepted = (
+            f"disclosure {quote.disclosure_version} and data sharing "
+            f"{quote.data_sharing_version} accepted; purpose {purpose.value}"
+        )
         try:
             async with self._db.write_core() as connection:
                 await connection.execute(_INSERT_WITHDRAWAL, values)
@@ -777,19 +848,13 @@ class Withdrawals:
         return DomainError(ErrorCode.INVALID_STATE, why, current_status=view.status.value)
 
     async def _checked(
-        self, account: Account, quote_id: str, debit_card_id: str, accepted_disclosure: str
+        self, account: Account, quote_id: str, debit_card_id: str, consent: Consent
     ) -> tuple[QuoteView, CardView, CardView]:
         """The quote and both cards of a new withdrawal, once every check has passed."""
         quote = await self._quotes.get(account, quote_id)
         if quote.expired():
             raise DomainError(ErrorCode.QUOTE_EXPIRED, field="quoteId")
-        if not accepted_disclosure or accepted_disclosure != quote.disclosure_version:
-            raise DomainError(
-                ErrorCode.DISCLOSURE_NOT_ACCEPTED,
-                "version",
-                field="acceptedDisclosureVersion",
-                version=quote.disclosure_version,
-            )
+        check_consent(quote, consent, utcnow())
         _, provider = await self._banks.usable(account, quote.bank_code)
         credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
         debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
+from datetime import UTC, datetime
 
 from tests.conftest import gql
 
@@ -19,7 +21,8 @@ QUOTE = """mutation($input: CreateQuoteInput!) { createQuote(input: $input) {
   ... on Quote { id amount { amount currency } apr aprMethod periods repaymentType
     totalInterest { amount } totalFee { amount } totalRepayment { amount } platformFee { amount }
     schedule { period dueDate principal { amount } interest { amount } fee { amount } total { amount } }
-    disclosure { version text } expiresAt }
+    disclosure { version text digest } dataSharingConsent { version text digest }
+    createdAt expiresAt }
   ... on Error { code message }
   ... on ValidationError { field } ... on AmountError { field } } }"""
 
@@ -32,7 +35,8 @@ CREATE = (
     """mutation($input: CreateWithdrawalInput!) { createWithdrawal(input: $input) {
   __typename ... on Withdrawal { """
     + WITHDRAWAL_FIELDS
-    + """ } ... on Error { code message } ... on IdempotencyError { withdrawalId } } }"""
+    + """ } ... on Error { code message } ... on IdempotencyError { withdrawalId }
+  ... on QuoteError { field } } }"""
 )
 
 CONFIRM = (
@@ -45,6 +49,21 @@ CONFIRM = (
 )
 
 GET = "query($id: ID!) { withdrawal(id: $id) { " + WITHDRAWAL_FIELDS + " } }"
+
+
+def shown_digest(version: str, text: str) -> str:
+    """The digest a client computes over what it showed (as docs/terms.md defines it)."""
+    return hashlib.sha256(f"{version}\n{text}".encode()).hexdigest()
+
+
+def accepted(quote: dict, at: datetime | None = None) -> dict:
+    """The consent fields of a user accepting ``quote`` now (or ``at``)."""
+    disclosure = quote["disclosure"]
+    return {
+        "acceptedDisclosureDigest": shown_digest(disclosure["version"], disclosure["text"]),
+        "acceptedAt": (at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
+        "acceptedDataSharingVersion": quote["dataSharingConsent"]["version"],
+    }
 
 
 class User:
@@ -96,7 +115,9 @@ class User:
         debit_id: str | None = None,
         purpose: str = "CONSUMPTION",
         accept: str | None = "quote",
+        **consent: object,
     ) -> dict:
+        """``consent`` overrides the input's consent fields (acceptedAt, ...), by name."""
         if debit_id is None:
             _, debit = await self.cards()
             debit_id = debit[0]["id"]
@@ -106,7 +127,9 @@ class User:
                 "quoteId": quote["id"],
                 "debitCardId": debit_id,
                 "purpose": purpose,
+                **accepted(quote),
                 "acceptedDisclosureVersion": version,
+                **consent,
                 "idempotencyKey": key or str(uuid.uuid4()),
             }
         }

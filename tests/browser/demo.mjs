@@ -104,7 +104,11 @@ try {
   await page.locator("#purpose").selectOption("TRAVEL");
   await page.locator("#accept-disclosure").check();
   check(await page.locator("#withdraw").isDisabled(), "withdraw is possible without the declaration");
+  check(!(await page.locator("#accept-data-sharing").isChecked()), "data sharing was pre-ticked");
+  check((await page.locator("#data-sharing").innerText()).includes("个人信息"), "no data-sharing text");
   await page.locator("#declare-use").check();
+  check(await page.locator("#withdraw").isDisabled(), "withdraw is possible without sharing consent");
+  await page.locator("#accept-data-sharing").check();
   check(await page.locator("#withdraw").isEnabled(), "withdraw stays disabled after consent");
   await page.locator("#withdraw").scrollIntoViewIfNeeded();
   await shot("06-consent");

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.api.flow import accepted
 from tests.browser.conftest import HERE
 from tests.node import run_node
 from tests.servers import ServerProcess, seeded_server_env
@@ -40,7 +41,7 @@ def _earlier_withdrawals(url: str, user: str, count: int) -> None:
                 "repaymentType": "SINGLE_MONTH", "periods": 1}}, token)["createQuote"]
             made = _gql(client, "CreateWithdrawal", {"input": {
                 "quoteId": quote["id"], "debitCardId": debit["id"], "purpose": "CONSUMPTION",
-                "acceptedDisclosureVersion": quote["disclosure"]["version"],
+                "acceptedDisclosureVersion": quote["disclosure"]["version"], **accepted(quote),
                 "idempotencyKey": str(uuid.uuid4())}}, token)["createWithdrawal"]
             assert made["__typename"] == "Withdrawal", made
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 
-from tests.api.flow import CARDS, CREATE, User
+from tests.api.flow import CARDS, CREATE, User, accepted
 from tests.conftest import FAST_BANKS
 
 GQL = "application/graphql-response+json"
@@ -65,7 +65,7 @@ async def test_a_mutation_stopped_at_its_budget_is_found_by_its_retry(serve):
             "quoteId": quote["id"],
             "debitCardId": debit[0]["id"],
             "purpose": "CONSUMPTION",
-            "acceptedDisclosureVersion": quote["disclosure"]["version"],
+            "acceptedDisclosureVersion": quote["disclosure"]["version"], **accepted(quote),
             "idempotencyKey": key,
         }
     }

@@ -29,7 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from api import messages
 from api.services.sessions import SessionTokens
-from tests.api.flow import CREATE, LOGIN, QUOTE
+from tests.api.flow import CREATE, LOGIN, QUOTE, accepted
 from tests.servers import ServerProcess, server_env
 
 SECRET = b"test-secret-key-shared-by-all-replicas-0123456789"  # tests.servers.server_env's
@@ -190,7 +190,7 @@ async def test_mutations_are_refused_over_the_socket_and_change_nothing(prod):
         "quoteId": quote["id"],
         "debitCardId": cards["debitCards"][0]["id"],
         "purpose": "CONSUMPTION",
-        "acceptedDisclosureVersion": quote["disclosure"]["version"],
+        "acceptedDisclosureVersion": quote["disclosure"]["version"], **accepted(quote),
         "idempotencyKey": str(uuid.uuid4()),
     }
     socket = await _socket(prod.url, auth)
@@ -305,7 +305,7 @@ async def test_a_subscription_ends_with_an_error_when_its_token_expires(prod):
             "quoteId": quote["id"],
             "debitCardId": cards["debitCards"][0]["id"],
             "purpose": "CONSUMPTION",
-            "acceptedDisclosureVersion": quote["disclosure"]["version"],
+            "acceptedDisclosureVersion": quote["disclosure"]["version"], **accepted(quote),
             "idempotencyKey": str(uuid.uuid4()),
         }
         created = (

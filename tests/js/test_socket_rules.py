@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from api.services.sessions import SessionTokens
-from tests.api.flow import CREATE, LOGIN, QUOTE
+from tests.api.flow import CREATE, LOGIN, QUOTE, accepted
 from tests.js.conftest import HERE
 from tests.node import run_node
 
@@ -51,7 +51,7 @@ def test_graphql_ws_client_meets_the_socket_rules(server):
                     "quoteId": quote["id"],
                     "debitCardId": cards["debitCards"][0]["id"],
                     "purpose": "CONSUMPTION",
-                    "acceptedDisclosureVersion": quote["disclosure"]["version"],
+                    "acceptedDisclosureVersion": quote["disclosure"]["version"], **accepted(quote),
                     "idempotencyKey": str(uuid.uuid4()),
                 }
             },

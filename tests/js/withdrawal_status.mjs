@@ -64,7 +64,8 @@ async function main() {
   const quote = (await gql(
     url,
     `mutation($input: CreateQuoteInput!) { createQuote(input: $input) {
-       __typename ... on Quote { id disclosure { version } } ... on Error { code message } } }`,
+       __typename ... on Quote { id disclosure { version digest } dataSharingConsent { version } }
+       ... on Error { code message } } }`,
     { input: { bankCode: "CEB", creditCardId: credit.id, amount: "2000.00", repaymentType: "INSTALLMENT", periods: 6 } },
     { token: owner },
   )).data.createQuote;
@@ -75,7 +76,9 @@ async function main() {
        __typename ... on Withdrawal { id status } ... on Error { code message } } }`,
     { input: {
       quoteId: quote.id, debitCardId: cards.debitCards[0].id, purpose: "CONSUMPTION",
-      acceptedDisclosureVersion: quote.disclosure.version, idempotencyKey: crypto.randomUUID(),
+      acceptedDisclosureVersion: quote.disclosure.version, acceptedDisclosureDigest: quote.disclosure.digest,
+      acceptedAt: new Date().toISOString(), acceptedDataSharingVersion: quote.dataSharingConsent.version,
+      idempotencyKey: crypto.randomUUID(),
     } },
     { token: owner },
   )).data.createWithdrawal;

@@ -58,6 +58,10 @@ export function withdraw(client, quoteValue, debit, extra = {}) {
     debitCardId: debit.id,
     purpose: "CONSUMPTION",
     acceptedDisclosureVersion: quoteValue.disclosure.version,
+    // A mini-program cannot hash with SubtleCrypto: it passes the digest of the text it showed.
+    acceptedDisclosureDigest: quoteValue.disclosure.digest,
+    acceptedAt: new Date().toISOString(),
+    acceptedDataSharingVersion: quoteValue.dataSharingConsent.version,
     ...extra,
   });
 }

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api.services.lifecycle import Status
-from tests.api.flow import CARDS, CREATE, LOGIN, QUOTE
+from tests.api.flow import CARDS, CREATE, LOGIN, QUOTE, accepted
 from tests.scale.conftest import bank_options, two_clients
 from tests.scale.outage import CutConnections, DatabaseOutage, RestartPostgres
 
@@ -97,7 +97,7 @@ class Traffic:
             "quoteId": made_quote["id"],
             "debitCardId": viewer["debitCards"][0]["id"],
             "purpose": "CONSUMPTION",
-            "acceptedDisclosureVersion": made_quote["disclosure"]["version"],
+            "acceptedDisclosureVersion": made_quote["disclosure"]["version"], **accepted(made_quote),
             "idempotencyKey": key,
         }
 

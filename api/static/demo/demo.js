@@ -333,6 +333,14 @@ function fact(name, value) {
   return h("div", { class: "fact" }, h("dt", {}, name), h("dd", {}, value));
 }
 
+// The digest of what this page showed (docs/terms.md): SHA-256 of version, "\n", text.
+async function shownDigest(document) {
+  if (!globalThis.crypto?.subtle) return document.digest; // not a secure context
+  const bytes = new TextEncoder().encode(`${document.version}\n${document.text}`);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function quotePage() {
   const q = state.quote;
   if (!q) return go("#/banks");
@@ -346,12 +354,16 @@ function quotePage() {
     h("option", { value: "", selected: true }, t("choosePurpose")),
     purposes.map((p) => h("option", { value: p }, t(p))));
   const accept = h("input", { type: "checkbox", id: "accept-disclosure", name: "accept" });
+  const share = h("input", { type: "checkbox", id: "accept-data-sharing", name: "share" });
   const declare = h("input", { type: "checkbox", id: "declare-use", name: "declare" });
   const button = h("button", { type: "submit", class: "primary", id: "withdraw", disabled: true }, t("withdraw"));
+  // The time of acceptance is when the user ticked the disclosure, by this device's clock.
+  let acceptedAt = null;
+  accept.addEventListener("change", () => { acceptedAt = accept.checked ? new Date() : null; });
   const update = () => {
-    button.disabled = !(accept.checked && declare.checked && purpose.value);
+    button.disabled = !(accept.checked && share.checked && declare.checked && purpose.value);
   };
-  for (const el of [accept, declare, purpose]) el.addEventListener("change", update);
+  for (const el of [accept, share, declare, purpose]) el.addEventListener("change", update);
 
   const form = h("form", { class: "card", on: { submit: onSubmit } },
     h("h3", {}, t("disclosure")),
@@ -360,6 +372,10 @@ function quotePage() {
     h("label", { for: "purpose" }, t("purpose")),
     purpose,
     h("label", { class: "check" }, accept, h("span", {}, t("acceptDisclosure"))),
+    h("h3", {}, t("dataSharing")),
+    h("div", { class: "disclosure", id: "data-sharing", tabindex: "0" }, q.dataSharingConsent.text),
+    h("p", { class: "muted small" }, `v${q.dataSharingConsent.version}`),
+    h("label", { class: "check" }, share, h("span", {}, t("acceptDataSharing"))),
     h("label", { class: "check" }, declare, h("span", {}, t("declareUse"))),
     h("p", { class: "small" }, `${t("payoutTo")}: `, h("strong", {}, state.debit ? state.debit.maskedNumber : "")),
     button,
@@ -371,12 +387,16 @@ function quotePage() {
     button.disabled = true;
     // One key per withdrawal: pressing again after a timeout asks for the same one.
     state.withdrawKey = state.withdrawKey || idempotencyKey();
+    const disclosureDigest = await shownDigest(q.disclosure);
     const r = await guarded(() =>
       client.moveMoney(D.CreateWithdrawal, {
         quoteId: q.id,
         debitCardId: state.debit.id,
         purpose: purpose.value,
         acceptedDisclosureVersion: q.disclosure.version,
+        acceptedDisclosureDigest: disclosureDigest,
+        acceptedAt: acceptedAt.toISOString(),
+        acceptedDataSharingVersion: q.dataSharingConsent.version,
         idempotencyKey: state.withdrawKey,
       }),
     );

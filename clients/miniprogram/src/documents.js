@@ -25,8 +25,8 @@ export const ConfirmWithdrawal = Object.freeze({
 export const CreateQuote = Object.freeze({
   name: "CreateQuote",
   type: "mutation",
-  hash: "2390b4a10e7bee38bb64e40fbb676f799a48ab2e9b68a5b6af8e54f73abf893b",
-  text: "mutation CreateQuote($input: CreateQuoteInput!) {\n  createQuote(input: $input) {\n    __typename\n    ... on Quote {\n      id bankCode creditCardId repaymentType periods apr aprMethod createdAt expiresAt\n      amount { amount currency }\n      totalInterest { amount currency }\n      totalFee { amount currency }\n      totalRepayment { amount currency }\n      platformFee { amount currency }\n      schedule {\n        period dueDate\n        principal { amount currency }\n        interest { amount currency }\n        fee { amount currency }\n        total { amount currency }\n      }\n      disclosure { version text }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on AmountError {\n      field\n      minimum { amount currency }\n      maximum { amount currency }\n      availableLimit { amount currency }\n      dailyRemaining { amount currency }\n    }\n    ... on CardError { field }\n    ... on BankError { retryable }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
+  hash: "bb7c770a3dc44ca95c9fac148daced5d2f0d5e0131b5e6ce3317c8941f91bd73",
+  text: "mutation CreateQuote($input: CreateQuoteInput!) {\n  createQuote(input: $input) {\n    __typename\n    ... on Quote {\n      id bankCode creditCardId repaymentType periods apr aprMethod createdAt expiresAt\n      amount { amount currency }\n      totalInterest { amount currency }\n      totalFee { amount currency }\n      totalRepayment { amount currency }\n      platformFee { amount currency }\n      schedule {\n        period dueDate\n        principal { amount currency }\n        interest { amount currency }\n        fee { amount currency }\n        total { amount currency }\n      }\n      disclosure { version text digest }\n      dataSharingConsent { version text digest }\n    }\n    ... on Error { code message }\n    ... on ValidationError { field }\n    ... on AmountError {\n      field\n      minimum { amount currency }\n      maximum { amount currency }\n      availableLimit { amount currency }\n      dailyRemaining { amount currency }\n    }\n    ... on CardError { field }\n    ... on BankError { retryable }\n    ... on RateLimitedError { retryAfterSeconds }\n  }\n}\n",
 });
 
 export const CreateWithdrawal = Object.freeze({
@@ -60,8 +60,8 @@ export const ServicePage = Object.freeze({
 export const Withdrawal = Object.freeze({
   name: "Withdrawal",
   type: "query",
-  hash: "c0c24e3cfdc5ec0f968bac836a852bb3906811a01286ee791bca6a723420a383",
-  text: "query Withdrawal($id: ID!) {\n  withdrawal(id: $id) {\n    id status purpose repaymentType periods attemptsLeft failureCode failureReason bankReference\n    expectedArrival acceptedDisclosureVersion acceptedAt createdAt updatedAt\n    amount { amount currency }\n    bank { code name nameEn shortName }\n    debitCard { id last4 maskedNumber }\n    creditCard { id last4 maskedNumber }\n    quote { id apr aprMethod totalRepayment { amount currency } }\n    events { fromStatus toStatus source detail occurredAt }\n  }\n}\n",
+  hash: "031f3c02f1c90c93e610c1d8809bbced96a17aba94cb6357b93b41cd6830156b",
+  text: "query Withdrawal($id: ID!) {\n  withdrawal(id: $id) {\n    id status purpose repaymentType periods attemptsLeft failureCode failureReason bankReference\n    expectedArrival acceptedDisclosureVersion acceptedDisclosureDigest acceptedAt\n    acceptedDataSharingVersion createdAt updatedAt\n    amount { amount currency }\n    bank { code name nameEn shortName }\n    debitCard { id last4 maskedNumber }\n    creditCard { id last4 maskedNumber }\n    quote { id apr aprMethod totalRepayment { amount currency } }\n    events { fromStatus toStatus source detail occurredAt }\n  }\n}\n",
 });
 
 export const WithdrawalStatus = Object.freeze({
