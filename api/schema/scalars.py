@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NewType
 
 import strawberry
+from graphql import GraphQLError
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,16 @@ def _timestamp(value: datetime.datetime | str) -> str:
 
 
 def _parse_timestamp(value: object) -> datetime.datetime:
+    # GraphQLError, not ValueError: a bad input is the client's mistake, answered as one (an
+    # exception of another kind would be taken for the server's).
     if not isinstance(value, str):
-        raise ValueError("a DateTime is an RFC 3339 string")
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        raise GraphQLError("a DateTime is an RFC 3339 string")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise GraphQLError("a DateTime is an RFC 3339 string, e.g. 2026-12-07T08:30:00.000Z") from None
     if parsed.tzinfo is None:
-        raise ValueError("a DateTime needs an offset (Z or +08:00)")
+        raise GraphQLError("a DateTime needs an offset (Z or +08:00)")
     return parsed
 
 

@@ -198,3 +198,15 @@ async def test_the_evidence_of_a_withdrawal_holds_what_was_shown_accepted_and_bo
     assert from_cli["accepted"] == consent and from_cli["shown"] == shown
     absent = await asyncio.to_thread(run, ["admin", "evidence", "wdr_nothing"], env, tmp_path)
     assert absent.returncode != 0 and "NOT_FOUND" in absent.stderr
+
+
+@pytest.mark.parametrize("literal", ['""', '"2026-12-07T20:00:00"', '"soon"', "12"])
+async def test_a_bad_time_written_in_the_document_is_the_clients_mistake(client, literal):
+    user = await User.sign_in(client, "consent-literal")
+    body = await user.q(
+        "mutation { createWithdrawal(input: {quoteId: \"q\", debitCardId: \"d\", "
+        "purpose: CONSUMPTION, acceptedDisclosureVersion: \"v\", acceptedDisclosureDigest: "
+        f"\"x\", acceptedAt: {literal}, acceptedDataSharingVersion: \"s\", "
+        "idempotencyKey: \"literal-time\"}) { __typename } }"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
