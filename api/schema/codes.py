@@ -38,7 +38,10 @@ RETRY: dict[str, str] = {
     "QUOTE_NOT_FOUND": "With a new quote.",
     "QUOTE_EXPIRED": "With a new quote.",
     "QUOTE_ALREADY_USED": "With a new quote and a new `idempotencyKey`.",
-    "DISCLOSURE_NOT_ACCEPTED": "Once the user has accepted the quote's `disclosure.version`.",
+    "DISCLOSURE_NOT_ACCEPTED": "Once the user has accepted the quote's disclosure: its "
+    "`version` and `digest`, and an `acceptedAt` within the quote's life (`field` says which).",
+    "DATA_SHARING_NOT_ACCEPTED": "Once the user has agreed to the quote's "
+    "`dataSharingConsent.version`, apart from the disclosure.",
     "IDEMPOTENCY_KEY_REUSED": "No: a new withdrawal needs a new key; `withdrawalId` has this one.",
     "WITHDRAWAL_NOT_FOUND": "No.",
     "VERIFICATION_FAILED": "Yes, with the right code, `attemptsLeft` more times.",

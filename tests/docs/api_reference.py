@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -196,12 +197,19 @@ def _walk(w: Walk) -> None:
         "debitCardId": debit,
         "purpose": "CONSUMPTION",
         "acceptedDisclosureVersion": quote["disclosure"]["version"],
+        "acceptedDisclosureDigest": quote["disclosure"]["digest"],
+        "acceptedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "acceptedDataSharingVersion": quote["dataSharingConsent"]["version"],
         "idempotencyKey": KEYS[0],
     }
     created = w.record(
         "Withdraw",
-        "After the user has read the disclosure and chosen the use of the money (nothing is "
-        "preselected). `idempotencyKey` is made once per withdrawal by the client (a UUID): "
+        "After the user has read and accepted the disclosure, agreed apart to share their "
+        "information with the bank (`dataSharingConsent`), and chosen the use of the money "
+        "(nothing is preselected). `acceptedDisclosureDigest` is the digest of the text shown "
+        "(SHA-256 of version, a line feed and text; the quote's own where the runtime cannot "
+        "hash) and `acceptedAt` when the user accepted, by the device's clock, within the "
+        "quote's life. `idempotencyKey` is made once per withdrawal by the client (a UUID): "
         "after a timeout or a network error, send the same input with the same key again and "
         "the answer is the same withdrawal, never a second one. The bank then sends the user "
         "a verification code by SMS.",
@@ -268,6 +276,8 @@ def _walk(w: Walk) -> None:
                 **withdrawal_input,
                 "quoteId": second["id"],
                 "acceptedDisclosureVersion": second["disclosure"]["version"],
+                "acceptedDisclosureDigest": second["disclosure"]["digest"],
+                "acceptedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "idempotencyKey": KEYS[1],
             }
         },
@@ -459,6 +469,7 @@ _VOLATILE = [
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+"), "<token>"),
     (re.compile(r"\b(usr|crd|qte|wdr)_[a-z2-7]{26}\b"), r"\1_<id>"),
     (re.compile(r'"(cursor|endCursor|bankReference|requestId)": "[^"]*"'), r'"\1": "<\1>"'),
+    (re.compile(r'"(digest|acceptedDisclosureDigest)": "[0-9a-f]{64}"'), r'"\1": "<digest>"'),
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"), "<time>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     # A single month runs to the same day of the next month at some banks: 28 to 31 days,
