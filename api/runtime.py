@@ -25,7 +25,7 @@ from api.services.operations import Operations
 from api.services.operators import Operators
 from api.services.quotes import Quotes
 from api.services.reconciliation import Reconciler
-from api.services.sessions import SessionTokens
+from api.services.sessions import Sessions, SessionTokens
 from api.services.status_sync import StatusSync
 from api.services.withdrawals import SyncPolicy, Withdrawals
 from api.settings import Settings
@@ -43,6 +43,7 @@ class Services:
     catalog: Catalog
     registry: Registry
     tokens: SessionTokens
+    sessions: Sessions
     accounts: Accounts
     login: LoginService
     cards: Cards
@@ -190,6 +191,7 @@ async def build_services(
         catalog=catalog,
         registry=registry,
         tokens=tokens,
+        sessions=Sessions(db, staleness=settings.session_check_seconds),
         accounts=accounts,
         login=LoginService(channel_routers(settings, http), accounts, tokens),
         cards=cards,

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
 
     session_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of a session token.")
+    session_check_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="How long a process reuses what it read of a session's logout: a session "
+        "logged out on another replica is refused within this time (and its sockets closed "
+        "within twice this).",
+    )
     sandbox_login: bool | None = Field(None, description="Accept sandbox:<name> codes; dev only.")
     wechat_app_id: str = ""
     wechat_app_secret: SecretStr | None = None

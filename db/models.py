@@ -107,6 +107,26 @@ class User(SQLModel, table=True):
     last_login_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    session_generation: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, server_default="0"),
+        description="Raised by 'sign out everywhere': tokens of an older generation are refused.",
+    )
+
+
+class RevokedSession(SQLModel, table=True):
+    """A session signed out before its token expired (logout). Kept until that expiry, then
+    purged: an expired token is refused anyway."""
+
+    __tablename__ = "revoked_sessions"
+    __table_args__ = (Index("ix_revoked_sessions_expires_at", "expires_at"),)
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=32)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class Card(SQLModel, table=True):

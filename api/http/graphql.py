@@ -180,12 +180,13 @@ class GraphQLApp(GraphQL):
             services=connection.services,
             request=connection.request,
             connection_params=connection.connection_params,
-            session_expires_at=connection.session_expires_at,
+            session=connection.session,
         )
 
     async def on_ws_connect(self, context: Context):
-        """connection_init: a token that is present must be valid, or the socket closes with
-        4403 before any acknowledgement (graphql-ws's Forbidden)."""
+        """connection_init: a token that is present must be valid (and its session not logged
+        out), or the socket closes with 4403 before any acknowledgement (graphql-ws's
+        Forbidden)."""
         header = connection_authorization(context.connection_params)
         if header is None:
             return UNSET
@@ -195,7 +196,7 @@ class GraphQLApp(GraphQL):
             record = RequestRecord(outcome="rejected", error_codes=["UNAUTHENTICATED"])
             write_access_line("WS", "/graphql", 4403, 0.0, record, context.request.client)
             raise ConnectionRejectionError from None
-        context.session_expires_at = claims.expires_at
+        context.session = claims
         return UNSET
 
     def encode_json(self, data: object) -> str:

@@ -14,9 +14,14 @@ rules suit it:
 - mutations (sign-in and every money-moving one) are refused with ``HTTP_REQUIRED``: a
   mini-program retries a mutation over HTTP with its idempotency key, and the rate limits
   that guard them count HTTP requests;
-- a token in ``connection_init`` that is present but malformed, invalid or expired closes
-  the socket with 4403 before any ``connection_ack``; a subscription that outlives its
-  token's expiry ends with an UNAUTHENTICATED error.
+- a token in ``connection_init`` that is present but malformed, invalid, expired or logged
+  out closes the socket with 4403 before any ``connection_ack``; a subscription that outlives
+  its token's expiry ends with an UNAUTHENTICATED error;
+- a connection whose session is logged out (logout, logoutEverywhere, on any replica) ends
+  each of its operations with UNAUTHENTICATED (reason REVOKED) and is closed with 4401
+  Unauthorized, which graphql-ws clients do not retry: within twice
+  ``CARDCASH_SESSION_CHECK_SECONDS`` (the session is looked at every that many seconds, and
+  what was read of it is at most that old).
 
 Each operation gets a context of its own (its own loaders, its own account lookup), as a
 request does: nothing read by one operation is served stale to the next.
@@ -30,6 +35,7 @@ checks the methods this relies on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -56,6 +62,8 @@ from api.schema.extensions import INTERNAL_ERROR
 if TYPE_CHECKING:
     from api.http.graphql import GraphQLApp
 
+log = logging.getLogger("cardcash.ws")
+
 #: ``extensions.code`` of a mutation sent over the socket.
 HTTP_REQUIRED = "HTTP_REQUIRED"
 #: What the socket runs; a mutation is refused.
@@ -78,6 +86,43 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
     """Strawberry's graphql-transport-ws handler, with the policy of every operation."""
 
     view: GraphQLApp
+    #: Watches the connection's session while it is open (see ``_watch_session``).
+    _session_watch: asyncio.Task | None = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        session = self.context.session
+        if self.connection_acknowledged and session is not None and not self._session_watch:
+            self._session_watch = asyncio.create_task(self._watch_session(session))
+            self._session_watch.add_done_callback(self._task_done)
+
+    async def shutdown(self) -> None:
+        if self._session_watch is not None:
+            self._session_watch.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._session_watch
+        await super().shutdown()
+
+    async def _watch_session(self, session) -> None:
+        """Close the connection once its session is logged out, wherever that happened: each
+        operation in flight ends with UNAUTHENTICATED (reason REVOKED), then the socket
+        closes with 4401."""
+        sessions = self.context.services.sessions
+        while True:
+            await asyncio.sleep(sessions.staleness)
+            try:
+                if await sessions.ended(session):
+                    break
+            except Exception:  # the database did not answer: look again next time
+                log.warning("could not check a socket's session", exc_info=True)
+        error = self._formatted(unauthenticated("REVOKED", self.context.language))
+        for operation in list(self.operations.values()):
+            await operation.send_operation_message(
+                {"id": operation.id, "type": "error", "payload": [error]}
+            )
+            if operation.task is not None:
+                operation.task.cancel()
+        await self.websocket.close(code=4401, reason="Session logged out")
 
     async def handle_subscribe(self, message: Any) -> None:
         # Strawberry's checks first, in its order: not acknowledged, a duplicate id, too
@@ -170,7 +215,7 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
         outcomes = ["ok"]
         budget = view.operation_timeout
         loop = asyncio.get_running_loop()
-        expiry = context.session_expires_at
+        expiry = None if context.session is None else context.session.expires_at
         phase = "budget"
         try:
             async with asyncio.timeout(budget) as deadline:

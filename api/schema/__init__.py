@@ -6,7 +6,16 @@ import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.schema.config import StrawberryConfig
 
-from api.schema.account import LoginResult, Viewer, resolve_login, resolve_viewer
+from api.schema.account import (
+    LoginResult,
+    LogoutEverywhereResult,
+    LogoutResult,
+    Viewer,
+    resolve_login,
+    resolve_logout,
+    resolve_logout_everywhere,
+    resolve_viewer,
+)
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
 from api.schema.errors import Schema
 from api.schema.execution import ExecutionContext
@@ -46,7 +55,8 @@ class Query:
         description=(
             "The signed-in user. Without a valid session token: null and an error with "
             "extensions.code UNAUTHENTICATED, whose extensions.reason says why: MISSING (no "
-            "token), EXPIRED (sign in again), INVALID or MALFORMED."
+            "token), EXPIRED or REVOKED (the session's time is up, or it was logged out: sign "
+            "in again), INVALID or MALFORMED."
         ),
     )
 
@@ -61,6 +71,19 @@ class Mutation:
     login: LoginResult = strawberry.field(
         resolver=resolve_login,
         description="Sign in with the channel's one-time code; returns a session token.",
+    )
+    logout: LogoutResult = strawberry.field(
+        resolver=resolve_logout,
+        description="End the session of the request's token, on every replica: the token is "
+        "refused from then on (UNAUTHENTICATED, extensions.reason REVOKED) and the session's "
+        "subscriptions end. Safe to repeat. Refused (UNAUTHENTICATED) without a token or with "
+        "one that is invalid or expired.",
+    )
+    logout_everywhere: LogoutEverywhereResult = strawberry.field(
+        resolver=resolve_logout_everywhere,
+        description="End every session of the viewer's issued until now, on every device and "
+        "replica, this one included; a later sign-in works. Safe to repeat: a token already "
+        "logged out changes nothing.",
     )
     create_quote: QuoteResult = strawberry.field(
         resolver=resolve_create_quote,

@@ -10,7 +10,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.schema.auth import require_account
+from api import messages
+from api.schema.auth import authenticate, request_authorization, require_account, unauthenticated
 from api.schema.catalog import Channel
 from api.schema.errors import LoginError, RateLimitedError, ValidationError, error_member
 from api.services import catalog as domain_catalog
@@ -147,4 +148,81 @@ async def resolve_login(
     info.context.account = signed_in.account
     return LoginSuccess(
         token=signed_in.token, expires_at=signed_in.expires_at, viewer=Viewer.of(signed_in.account)
+    )
+
+
+@strawberry.type(
+    description="The session is over: its token is refused from now on, on every replica "
+    "(UNAUTHENTICATED with extensions.reason REVOKED), and its sockets are closed."
+)
+class LogoutSuccess:
+    already_logged_out: bool = strawberry.field(
+        description="True when the session had already ended (by logout or logoutEverywhere): "
+        "nothing was changed."
+    )
+    message: str = strawberry.field(
+        description="A sentence to show the user, in the request's Accept-Language."
+    )
+
+
+@strawberry.type(
+    description="Every session of the viewer's issued until now is over, this one included, "
+    "on every device and replica. A token from a later sign-in works."
+)
+class LogoutEverywhereSuccess:
+    already_logged_out: bool = strawberry.field(
+        description="True when this session had already ended (by logout or "
+        "logoutEverywhere): nothing was changed, and sessions signed in since are left alone."
+    )
+    message: str = strawberry.field(
+        description="A sentence to show the user, in the request's Accept-Language."
+    )
+
+
+LogoutResult = Annotated[
+    LogoutSuccess,
+    strawberry.union(
+        "LogoutResult",
+        description="The session is over (a union for what may "
+        "be added later: select `... on LogoutSuccess`).",
+    ),
+]
+LogoutEverywhereResult = Annotated[
+    LogoutEverywhereSuccess,
+    strawberry.union(
+        "LogoutEverywhereResult",
+        description="The viewer's sessions are over (a union for what may be added later: "
+        "select `... on LogoutEverywhereSuccess`).",
+    ),
+]
+
+
+async def _session(info: Info):
+    """The request's session, live or already ended; UNAUTHENTICATED without a token, or with
+    one that is not ours, tampered with or expired."""
+    context = info.context
+    header = request_authorization(context)
+    if header is None:
+        raise unauthenticated("MISSING", context.language)
+    _account, claims = await authenticate(
+        context.services, header, context.language, ended_too=True
+    )
+    return claims
+
+
+async def resolve_logout(info: Info) -> LogoutResult:
+    claims = await _session(info)
+    ended = await info.context.services.sessions.logout(claims)
+    return LogoutSuccess(
+        already_logged_out=not ended,
+        message=messages.text("logout.DONE", info.context.language),
+    )
+
+
+async def resolve_logout_everywhere(info: Info) -> LogoutEverywhereResult:
+    claims = await _session(info)
+    ended = await info.context.services.sessions.logout_everywhere(claims)
+    return LogoutEverywhereSuccess(
+        already_logged_out=not ended,
+        message=messages.text("logout.EVERYWHERE", info.context.language),
     )

@@ -11,9 +11,10 @@ from api.services.accounts import Account
 from api.services.sessions import InvalidSession, SessionClaims
 
 #: extensions.reason of an UNAUTHENTICATED error: what the client should do differs.
-#: MISSING: no token was sent; EXPIRED: the session ended, sign in again; INVALID: the token
-#: is not one of ours (or its user is gone); MALFORMED: the header is not 'Bearer <token>'.
-REASONS = ("MISSING", "EXPIRED", "INVALID", "MALFORMED")
+#: MISSING: no token was sent; EXPIRED: the session's time is up, sign in again; REVOKED: the
+#: session was logged out (logout, logoutEverywhere), sign in again; INVALID: the token is not
+#: one of ours (or its user is gone); MALFORMED: the header is not 'Bearer <token>'.
+REASONS = ("MISSING", "EXPIRED", "REVOKED", "INVALID", "MALFORMED")
 
 
 def unauthenticated(reason: str, language: str = messages.DEFAULT_LANGUAGE) -> GraphQLError:
@@ -39,11 +40,16 @@ def _bearer(header: object) -> str:
 
 
 async def authenticate(
-    services, header: object, language: str = messages.DEFAULT_LANGUAGE
+    services,
+    header: object,
+    language: str = messages.DEFAULT_LANGUAGE,
+    *,
+    ended_too: bool = False,
 ) -> tuple[Account, SessionClaims]:
     """The account an Authorization value speaks for, and its session; an UNAUTHENTICATED
-    error (its message in ``language``) when it is malformed, invalid, expired or names no
-    such account."""
+    error (its message in ``language``) when it is malformed, invalid, expired, logged out or
+    names no such account. ``ended_too``: a logged-out session is returned too (logout
+    itself, which is safe to repeat)."""
     try:
         claims = services.tokens.verify(_bearer(header))
     except InvalidSession as exc:
@@ -53,7 +59,20 @@ async def authenticate(
     account = await services.accounts.get(claims.user_id)
     if account is None or account.channel.value != claims.channel:
         raise unauthenticated("INVALID", language)
+    if not ended_too:
+        try:
+            await services.sessions.check(claims)
+        except InvalidSession as exc:
+            raise unauthenticated(exc.reason, language) from None
     return account, claims
+
+
+def request_authorization(context) -> object | None:
+    """The Authorization of a request: its header, or its WebSocket's connection_init."""
+    header = context.request.headers.get("authorization")
+    if header is None:
+        header = connection_authorization(context.connection_params)
+    return header
 
 
 async def viewer_account(info: Info) -> Account | None:
@@ -61,9 +80,7 @@ async def viewer_account(info: Info) -> Account | None:
     context = info.context
     if context.account is not None:
         return context.account
-    header = context.request.headers.get("authorization")
-    if header is None:
-        header = connection_authorization(context.connection_params)
+    header = request_authorization(context)
     if header is None:
         return None
     account, _ = await authenticate(context.services, header, context.language)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from api.messages import pick_language
 from api.runtime import Services
+from api.services.sessions import SessionClaims
 
 
 @dataclass
@@ -22,8 +22,8 @@ class Context:
     response: Any = None
     loaders: dict[str, Any] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None
-    #: When the WebSocket's session token expires (checked at connection_init).
-    session_expires_at: datetime | None = None
+    #: The WebSocket's session (its token checked at connection_init), None without a token.
+    session: SessionClaims | None = None
     account: Any = None
     operation_name: str | None = None
     operation_type: str | None = None

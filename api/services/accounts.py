@@ -45,8 +45,9 @@ class Accounts:
 
     async def sign_in(
         self, channel: Channel, channel_user_id: str, union_id: str | None, *, is_sandbox: bool
-    ) -> Account:
-        """The user with this channel identity, created on first sign-in.
+    ) -> tuple[Account, int]:
+        """The user with this channel identity, created on first sign-in, and their session
+        generation (what a token issued now carries: see ``api.services.sessions``).
 
         Two first sign-ins at once (two replicas, a double tap) end with one user: the
         unique constraint decides, and the loser reads the winner's row.
@@ -64,7 +65,7 @@ class Accounts:
                     user.last_login_at = utcnow()
                     if union_id and user.union_id != union_id:
                         user.union_id = union_id
-                    return _account(user)
+                    return _account(user), user.session_generation
             try:
                 async with self._db.write() as session:
                     user = User(
@@ -75,7 +76,7 @@ class Accounts:
                         is_sandbox=is_sandbox,
                     )
                     session.add(user)
-                return _account(user)
+                return _account(user), 0
             except IntegrityError:
                 continue
         raise RuntimeError("could not create or find the user")  # pragma: no cover

@@ -10,7 +10,13 @@ import base64
 import hashlib
 import secrets
 
-PREFIXES = {"user": "usr", "card": "crd", "quote": "qte", "withdrawal": "wdr"}
+PREFIXES = {
+    "user": "usr",
+    "card": "crd",
+    "quote": "qte",
+    "withdrawal": "wdr",
+    "session": "ses",
+}
 
 
 def _encode(raw: bytes) -> str:

@@ -36,11 +36,11 @@ class LoginService:
 
     async def login(self, channel: Channel, code: str) -> SignedIn:
         identity = await self._routers[channel].exchange(code)
-        account = await self._accounts.sign_in(
+        account, generation = await self._accounts.sign_in(
             channel,
             identity.channel_user_id,
             identity.union_id,
             is_sandbox=code.startswith(SANDBOX_PREFIX),
         )
-        token, expires_at = self._tokens.issue(account.id, channel.value)
+        token, expires_at = self._tokens.issue(account.id, channel.value, generation=generation)
         return SignedIn(token, expires_at, account)
