@@ -77,7 +77,7 @@ async def test_a_settlement_failure_says_why_in_both_languages(start_app):
                        decline_reason=DeclineReason.CARD_STATUS), "CARD_STATUS"),
         (ProviderError(ProviderErrorCode.DECLINED, "ID check",
                        decline_reason=DeclineReason.IDENTITY_MISMATCH), "IDENTITY_MISMATCH"),
-        (ProviderError(ProviderErrorCode.DECLINED, "no"), "OTHER"),  # a plugin without codes
+        (ProviderError(ProviderErrorCode.DECLINED, "no, sorry"), "OTHER"),  # a plugin without codes
         (ProviderError(ProviderErrorCode.LIMIT_EXCEEDED, "limit 50"), "CREDIT_LIMIT"),
         (ProviderError(ProviderErrorCode.DAILY_LIMIT_EXCEEDED, "cap"), "DAILY_CAP"),
     ],
