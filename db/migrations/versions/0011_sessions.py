@@ -6,8 +6,8 @@ purged). ``users.session_generation`` counts a user's "sign out everywhere": a t
 the generation it was issued in and is refused once the user's is higher. A counter rather
 than a time, so that no replica's clock decides which tokens were issued before.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from db.types import UTCDateTime
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
