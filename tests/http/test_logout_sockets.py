@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from api import messages
-from tests.api.flow import CREATE, LOGIN, QUOTE
+from tests.api.flow import CREATE, LOGIN, QUOTE, accepted
 from tests.http.test_websocket import WATCH, Socket, _connect, _socket
 from tests.servers import ServerProcess, seeded_server_env
 
@@ -87,6 +87,7 @@ async def _pending_withdrawal(url: str, token: str) -> str:
                     "debitCardId": cards["debitCards"][0]["id"],
                     "purpose": "CONSUMPTION",
                     "acceptedDisclosureVersion": quote["disclosure"]["version"],
+                    **accepted(quote),
                     "idempotencyKey": str(uuid.uuid4()),
                 }
             },
