@@ -4,7 +4,10 @@ The socket is for live status: subscriptions, and queries. Every operation on it
 what an operation over HTTP goes through, so that a client cannot pick the transport whose
 rules suit it:
 
-- the same schema, so the same document limits, validation and error masking;
+- the same schema, so the same document limits, validation and error masking; a document
+  refused before it runs (a syntax error, an operation that cannot be chosen, a limit, a
+  validation error) is an ``error`` message for its id with the code HTTP gives it, and the
+  socket goes on serving the connection's other operations;
 - the persisted-query rule: ``extensions.persistedQuery`` in the subscribe payload is
   resolved as over HTTP, and with ``CARDCASH_PERSISTED_ONLY`` only the manifest's
   operations run;
@@ -76,10 +79,6 @@ def http_required() -> GraphQLError:
         "retrying with the same idempotency key; the socket is for live status",
         extensions={"code": HTTP_REQUIRED},
     )
-
-
-class _Stopped(Exception):
-    """The operation is over and its final message was sent."""
 
 
 class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
@@ -175,8 +174,6 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
         outcome = "ok"
         try:
             outcome = await self._run(operation, context, payload or {}, record)
-        except _Stopped:
-            outcome = "rejected"
         except asyncio.CancelledError:
             # The client completed it or went away: the outcome is what it was so far.
             outcome = record.outcome or "ok"
@@ -265,17 +262,15 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
         return max(outcomes, key=_SEVERITY.index)
 
     async def _refuse(self, operation: Operation, result: PreExecutionError) -> None:
+        """An operation refused before it ran (a syntax error, an operation that cannot be
+        chosen, a document past a limit, a validation error, a mutation): an ``error``
+        message for its id, and the socket stays open for the others. (Strawberry would
+        close the socket with 4400 on the first two; a front end would then see every live
+        status of the connection end for one bad document.)"""
         assert result.errors
-        error = result.errors[0]
-        if isinstance(error.original_error, InvalidOperationTypeError):
+        if isinstance(result.errors[0].original_error, InvalidOperationTypeError):
             await self._fail(operation, [self._formatted(http_required())])
             return
-        if self._get_pre_execution_close_reason(error) is not None:
-            # A syntax error or an operation that cannot be chosen closes the socket (4400),
-            # as Strawberry and graphql-ws do.
-            with suppress(Exception):
-                await self._handle_pre_execution_error(operation, result)
-            raise _Stopped
         await self._fail(operation, [self._formatted(e) for e in result.errors])
 
     async def _next(self, operation: Operation, result: ExecutionResult, errors: list) -> None:

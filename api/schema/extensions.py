@@ -24,6 +24,7 @@ INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+OPERATION_NOT_FOUND = "OPERATION_NOT_FOUND"
 
 
 def coded(error: GraphQLError, code: str) -> GraphQLError:
@@ -34,11 +35,19 @@ def coded(error: GraphQLError, code: str) -> GraphQLError:
 
 
 def give_code(error: GraphQLError) -> None:
-    """An error that reached the response without a code gets one. Syntax and validation
-    errors are given theirs where they are found (:class:`Documents`); what is left without a
-    path are variables that do not coerce (BAD_USER_INPUT), with a path an error no resolver
-    meant (a null for a non-null field): the server's."""
-    coded(error, BAD_USER_INPUT if error.path is None else INTERNAL_ERROR)
+    """An error that reached the response without a code gets one. Validation errors are
+    given theirs where they are found (:class:`Documents`); a syntax error (or a document
+    past the token limit) is GRAPHQL_PARSE_FAILED, an operation that cannot be chosen
+    OPERATION_NOT_FOUND; what is left without a path are variables that do not coerce
+    (BAD_USER_INPUT), with a path an error no resolver meant (a null for a non-null field):
+    the server's."""
+    if isinstance(error, GraphQLSyntaxError):
+        code = PARSE_FAILED
+    elif isinstance(error.original_error, CannotGetOperationTypeError):
+        code = OPERATION_NOT_FOUND
+    else:
+        code = BAD_USER_INPUT if error.path is None else INTERNAL_ERROR
+    coded(error, code)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -84,15 +93,15 @@ class Documents:
         self._parsed: LRU[str, DocumentNode] = LRU(size)
         self._checked: LRU[int, tuple[DocumentNode, list[GraphQLError]]] = LRU(size)
 
-    def parse(self, query: str, options: dict) -> DocumentNode:
-        """The document of ``query``; a syntax error, or more tokens than ``options`` allow,
-        raises :class:`GraphQLError` (and is not remembered). ``options`` are the same for
-        every request of a schema."""
+    def parse(self, query: str, options: dict) -> DocumentNode | None:
+        """The document of ``query``; None for a syntax error, or more tokens than
+        ``options`` allow (not remembered): Strawberry's own parse then reports it, as the
+        request's error. ``options`` are the same for every request of a schema."""
         if (document := self._parsed.get(query)) is None:
             try:
                 parsed = parse(query, **options)
-            except GraphQLSyntaxError as error:
-                raise coded(error, PARSE_FAILED) from None
+            except GraphQLSyntaxError:
+                return None
             document = self._parsed.put(query, parsed)
         return document
 
@@ -150,7 +159,11 @@ class OperationPolicy(MaskErrors):
     def on_parse(self) -> Iterator[None]:
         execution = self.execution_context
         if execution.graphql_document is None and execution.query is not None:
-            # A syntax error raised here is the client's, reported as Strawberry's own.
+            # Not raised here, before Strawberry's parsing step has begun: over HTTP Strawberry
+            # would still answer it, but its streaming path (the WebSocket) would not. A
+            # document that does not parse is left to Strawberry's parse, which fails the same
+            # way inside that step and reports it as the request's error (parsed twice, but
+            # only when it is broken).
             execution.graphql_document = self.documents.parse(
                 execution.query, execution.parse_options
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from graphql import GraphQLError, specified_rules
+from graphql import specified_rules
 
 import api.schema.extensions as extensions
 from api.schema import schema
@@ -58,9 +58,8 @@ def test_a_document_parsed_again_is_validated_again(validations):
 
 
 def test_syntax_errors_and_token_floods_are_not_kept():
+    # Left to Strawberry's own parse, which reports them as the request's error.
     documents = Documents(8)
-    with pytest.raises(GraphQLError, match="Syntax Error"):
-        documents.parse("{ banks(channel: ALIPAY) { code ", {})
-    with pytest.raises(GraphQLError, match="tokens"):
-        documents.parse(GOOD, {"max_tokens": 5})
+    assert documents.parse("{ banks(channel: ALIPAY) { code ", {}) is None
+    assert documents.parse(GOOD, {"max_tokens": 5}) is None
     assert documents.parse(GOOD, {"max_tokens": 100}) is documents.parse(GOOD, {})

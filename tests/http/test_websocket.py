@@ -254,6 +254,55 @@ async def test_queries_run_over_the_socket_with_their_log_line_and_metrics(prod)
     assert all(line["route"] == "/graphql" and line["duration_ms"] >= 0 for line in access)
 
 
+#: Documents refused before they run, each with the code of its ``error`` message.
+REFUSED = [
+    ({"query": "{ banks(channel: WECHAT) { code }"}, "GRAPHQL_PARSE_FAILED"),
+    ({"query": "query {"}, "GRAPHQL_PARSE_FAILED"),
+    ({"query": "}}}"}, "GRAPHQL_PARSE_FAILED"),
+    ({"query": 'subscription { withdrawal(id: "wdr_x) { id } }'}, "GRAPHQL_PARSE_FAILED"),
+    # Past the token limit (2000): the parser stops.
+    ({"query": "{ " + "__typename " * 2100 + "}"}, "GRAPHQL_PARSE_FAILED"),
+    ({"query": "query A { __typename }", "operationName": "C"}, "OPERATION_NOT_FOUND"),
+    ({"query": "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"}, "QUERY_TOO_COMPLEX"),
+    ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
+    ({"query": "{ banks(channel: MARS) { code } }"}, "GRAPHQL_VALIDATION_FAILED"),
+    ({"query": "subscription { withdrawal { id } }"}, "GRAPHQL_VALIDATION_FAILED"),
+    (
+        {"query": "subscription($id: ID!) { withdrawal(id: $id) { id } }", "variables": {}},
+        "BAD_USER_INPUT",
+    ),
+]
+
+
+async def test_a_document_refused_before_it_runs_is_an_error_for_its_id(prod):
+    # Whatever is wrong with one document, the client hears it on that operation, the socket
+    # stays open for the others, and the server does not take it for its own failure.
+    socket = await _socket(prod.url)
+    watched = {"id": "held", "type": "subscribe", "payload": {"query": BANKS}}
+    for payload, code in REFUSED:
+        messages = await socket.run(payload)
+        assert len(messages) == 1, (payload, messages)
+        message = messages[0]
+        assert _codes(message) == [code], (payload, message)
+        error = message["payload"][0]
+        assert error["message"] and error["extensions"]["requestId"], error
+    # Still open: an operation runs on it.
+    next_, complete = await socket.run({"query": BANKS})
+    assert next_["payload"]["data"]["banks"] and complete["type"] == "complete"
+    await socket.ws.send(json.dumps(watched))
+    assert (await socket.recv())["id"] == "held"
+    await socket.ws.close()
+    await asyncio.sleep(0.2)
+    lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
+    assert not [line for line in lines if line["level"] in ("ERROR", "CRITICAL")], lines
+    refused = [
+        line
+        for line in lines
+        if line.get("logger") == "cardcash.access" and line.get("outcome") == "rejected"
+    ]
+    assert len(refused) >= len(REFUSED)
+
+
 async def test_the_persisted_only_rule_holds_over_the_socket(database_url, tmp_path):
     manifest = tmp_path / "manifest.json"
     digest = hashlib.sha256(BANKS.encode()).hexdigest()
