@@ -1,5 +1,6 @@
 # cardcash: `make run` serves GraphiQL on http://127.0.0.1:8000/graphql; `make test` runs the suite.
 # Both create .venv and install the project on first use (and again when pyproject.toml changes).
+# The bank provider SDK and kit are their own distribution in sdk/ (cardcash-bank-sdk).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,10 +12,10 @@ ASSETS := api/static/vendor/.verified
 
 .PHONY: install run test schema sdk-reference api-docs bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./sdk -e '.[dev]'
 	@touch $(STAMP)
 
 $(ASSETS): api/static/vendor.lock.json $(STAMP)

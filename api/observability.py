@@ -166,7 +166,7 @@ class Metrics:
         self._child(self.http_requests, route, method, str(status)).inc()
         self._child(self.http_duration, route).observe(seconds)
 
-    # Observers handed to the provider registry (providers.registry.load_providers).
+    # Observers handed to the provider registry (api.banks.registry.load_providers).
     def on_call(self, bank: str, method: str, outcome: str, seconds: float) -> None:
         self._child(self.provider_calls, bank, method, outcome).inc()
         self._child(self.provider_duration, bank, method).observe(seconds)

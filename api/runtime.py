@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import httpx
 
+from api.banks.guard import BreakerObserver, CallObserver
+from api.banks.registry import Registry, load_providers
 from api.services.accounts import Accounts
 from api.services.banks import Banks
 from api.services.cards import Cards
@@ -30,8 +32,6 @@ from api.services.status_sync import StatusSync
 from api.services.withdrawals import SyncPolicy, Withdrawals
 from api.settings import Settings
 from db.engine import Database, EngineOptions
-from providers.guard import BreakerObserver, CallObserver
-from providers.registry import Registry, load_providers
 
 
 @dataclass

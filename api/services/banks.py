@@ -9,6 +9,8 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
+from api.banks.guard import GuardedProvider
+from api.banks.registry import PluginStatus, Registry
 from api.services.accounts import Account
 from api.services.cards import Cards, CardView
 from api.services.catalog import BankListing, Catalog, Unusable
@@ -23,9 +25,7 @@ from providers import (
     RepaymentType,
     SingleMonthPricing,
 )
-from providers.guard import GuardedProvider
 from providers.pricing import CENT
-from providers.registry import PluginStatus, Registry
 
 log = logging.getLogger("cardcash.banks")
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
+from api.banks.registry import Registry
 from api.services.accounts import Account
 from api.services.catalog import Catalog
 from api.services.errors import DomainError, ErrorCode
@@ -25,7 +26,6 @@ from db.engine import Database
 from db.models import Card
 from db.types import utcnow
 from providers import CardInfo, CardKind, ProviderError
-from providers.registry import Registry
 
 log = logging.getLogger("cardcash.cards")
 

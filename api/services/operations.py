@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, or_, select
 
+from api.banks.guard import GuardStats
+from api.banks.registry import PluginInfo, Registry
 from api.services.cards import Cards, CardView
 from api.services.catalog import (
     IN_FLIGHT,
@@ -32,8 +34,6 @@ from api.services.withdrawals import EventView, Withdrawals, WithdrawalView
 from db.engine import Database
 from db.models import Bank, BankChannel, User, Withdrawal
 from db.types import utcnow
-from providers.guard import GuardStats
-from providers.registry import PluginInfo, Registry
 from providers.scrub import scrub_card_numbers
 
 

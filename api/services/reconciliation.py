@@ -22,12 +22,12 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from api.banks.registry import Registry
 from api.services.banks import CHINA
 from db.engine import Database
 from db.models import Reconciliation, Withdrawal
 from db.types import utcnow
 from providers import ProviderError, StatementEntry
-from providers.registry import Registry
 
 
 class Discrepancy(StrEnum):

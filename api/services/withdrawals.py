@@ -30,6 +30,8 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
+from api.banks.guard import GuardedProvider
+from api.banks.registry import Registry
 from api.services import failpoints
 from api.services.accounts import Account
 from api.services.banks import Banks, bank_error
@@ -56,8 +58,6 @@ from providers import (
     WithdrawalResult,
     WithdrawalState,
 )
-from providers.guard import GuardedProvider
-from providers.registry import Registry
 
 log = logging.getLogger("cardcash.withdrawals")
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from api.banks.sandbox import callback_secret, sign_callback
 from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, WithdrawalState
-from providers.sandbox import callback_secret, sign_callback
 from tests.api.flow import User
 
 PAN = "6220 2123 4567 8900"  # Luhn-valid

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from api.banks.sandbox.bank import DECLINE_REASONS
 from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, DeclineReason, ProviderError, ProviderErrorCode
 from providers import WithdrawalState as State
-from providers.sandbox.bank import DECLINE_REASONS
 from providers.webhooks import decode_event, encode_event
 from tests.api.flow import GET, QUOTE, User
 from tests.conftest import FAST_BANKS

@@ -52,7 +52,7 @@ def test_each_catalog_is_in_its_language():
 
 def _literal_calls(name: str):
     """(file, line, first string argument after the code) of every ``name(...)`` call."""
-    for path in [*(ROOT / "api").rglob("*.py"), *(ROOT / "providers").rglob("*.py")]:
+    for path in [*(ROOT / "api").rglob("*.py"), *(ROOT / "sdk" / "providers").rglob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):

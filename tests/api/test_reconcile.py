@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from api.banks.guard import GuardedProvider
+from api.banks.registry import Registry
 from api.runtime import registry_for
 from api.services.banks import today_in_china
 from api.services.reconciliation import Reconciler, Result
 from db.models import Reconciliation, Withdrawal, WithdrawalEvent
 from providers import ProviderContext
-from providers.guard import GuardedProvider
-from providers.registry import Registry
 from tests.api.flow import User
 from tests.api.test_admin import admin, operator_token
 from tests.api.test_cli import run

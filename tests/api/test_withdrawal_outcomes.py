@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
+from api.banks.sandbox import callback_secret, sign_callback
 from db.models import Withdrawal, WithdrawalEvent
 from providers import CallbackEvent, WithdrawalState
-from providers.sandbox import callback_secret, sign_callback
 from tests.api.flow import User
 from tests.conftest import FAST_BANKS
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from api.banks.sandbox import callback_secret, sign_callback
 from api.schema import build_schema
 from providers import CallbackEvent, WithdrawalState
-from providers.sandbox import callback_secret, sign_callback
 from tests.api.flow import User
 
 # Each misspells something the schema has; dev answers with a suggestion for each.

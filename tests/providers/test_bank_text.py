@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from api.banks.guard import GuardedProvider, GuardSettings
 from providers import (
     CardInfo,
     CardKind,
@@ -20,7 +21,6 @@ from providers import (
     RepaymentType,
     WithdrawalState,
 )
-from providers.guard import GuardedProvider, GuardSettings
 from providers.integrity import (
     MAX_AGREEMENT_SUMMARY_LENGTH,
     MAX_ARRIVAL_DESCRIPTION_LENGTH,

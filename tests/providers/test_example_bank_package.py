@@ -23,7 +23,7 @@ DISCOVER = textwrap.dedent(
     """
     import json, sys, tempfile
     from pathlib import Path
-    from providers.registry import load_providers
+    from api.banks.registry import load_providers
 
     enabled, blocked = json.loads(sys.argv[1]), json.loads(sys.argv[2])
     registry = load_providers(enabled=enabled, blocked=blocked,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from api.banks.guard import GUARD_OPTIONS
+from api.banks.sandbox.bankdata import OPTION_NAMES
 from providers import BankProvider, ProviderErrorCode
-from providers.guard import GUARD_OPTIONS
-from providers.sandbox.bankdata import OPTION_NAMES
 from providers.testkit import plugin
 
 GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from api.banks.guard import GuardedProvider, GuardSettings
 from providers import (
     CardInfo,
     CardKind,
@@ -22,7 +23,6 @@ from providers import (
     ScheduledPayment,
     WithdrawalState,
 )
-from providers.guard import GuardedProvider, GuardSettings
 from providers.integrity import ContractViolation, check_money
 from tests.providers.conftest import ScriptedBank, withdrawal
 

@@ -8,17 +8,14 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from providers.registry import (
-    ENTRY_POINT_GROUP,
+from api.banks.registry import ENTRY_POINT_GROUP, PluginStatus, bank_options, load_providers
+from api.banks.sandbox import SANDBOX_BANKS
+from providers.compat import (
     PluginRefused,
-    PluginStatus,
-    bank_options,
     check_sdk_compatible,
     check_sdk_supported,
-    load_providers,
     parse_sdk_version,
 )
-from providers.sandbox import SANDBOX_BANKS
 from providers.types import SDK_VERSION
 
 # A module of plugins, good and broken, written to a temporary directory on sys.path so that

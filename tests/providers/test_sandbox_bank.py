@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.banks.sandbox import SANDBOX_BANKS, SandboxBank
+from api.banks.sandbox.bank import FAILURE_REASONS
+from api.banks.sandbox.bankdata import parse_bank_data
+from api.banks.sandbox.identity import derive_customer
 from providers import (
     CardKind,
     ConfirmWithdrawal,
@@ -23,10 +27,6 @@ from providers import (
     WithdrawalPurpose,
     WithdrawalState,
 )
-from providers.sandbox import SANDBOX_BANKS, SandboxBank
-from providers.sandbox.bank import FAILURE_REASONS
-from providers.sandbox.bankdata import parse_bank_data
-from providers.sandbox.identity import derive_customer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -405,7 +405,7 @@ from pathlib import Path
 from providers import (
     Customer, ProviderContext, RepaymentType, SubmitWithdrawal, WithdrawalPurpose,
 )
-from providers.sandbox import SandboxBank
+from api.banks.sandbox import SandboxBank
 
 async def main():
     bank = SandboxBank.from_data_file(
@@ -455,7 +455,7 @@ async def test_a_file_locked_by_another_process_is_waited_for_without_stopping_t
 ):
     import sqlite3
 
-    from providers.sandbox.store import FILE_NAME
+    from api.banks.sandbox.store import FILE_NAME
 
     bank = open_bank("CEB")
     credit, _ = await cards(bank, ALICE)  # the file exists, in WAL
@@ -473,7 +473,7 @@ async def test_a_file_locked_by_another_process_is_waited_for_without_stopping_t
 
 
 def test_bank_references_never_look_like_card_numbers():
-    from providers.sandbox.bank import _bank_reference
+    from api.banks.sandbox.bank import _bank_reference
     from providers.scrub import contains_card_number
 
     references = {_bank_reference("CEB", f"wdr_{n}") for n in range(20_000)}

@@ -12,6 +12,13 @@ from decimal import Decimal
 
 import pytest
 
+from api.banks.sandbox import (
+    SECRET_FILE,
+    SIGNATURE_HEADER,
+    SandboxBank,
+    callback_secret,
+    sign_callback,
+)
 from providers import (
     CallbackEvent,
     Customer,
@@ -22,13 +29,6 @@ from providers import (
     SubmitWithdrawal,
     WithdrawalPurpose,
     WithdrawalState,
-)
-from providers.sandbox import (
-    SECRET_FILE,
-    SIGNATURE_HEADER,
-    SandboxBank,
-    callback_secret,
-    sign_callback,
 )
 
 EVENT = CallbackEvent(

@@ -7,15 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from api.services.catalog import DEFAULT_CATALOG_FILE, read_catalog_file
-from providers import CallbackEvent, ProviderContext, WithdrawalState
-from providers.sandbox import (
+from api.banks.sandbox import (
     SANDBOX_BANKS,
     SandboxBank,
     callback_secret,
     callback_signer,
     sign_callback,
 )
+from api.services.catalog import DEFAULT_CATALOG_FILE, read_catalog_file
+from providers import CallbackEvent, ProviderContext, WithdrawalState
 from providers.testkit import ConformanceSuite
 
 LISTED = {bank.code: tuple(c.channel for c in channels)

@@ -19,7 +19,7 @@ BANK = textwrap.dedent(
     import pytest_asyncio
 
     from providers import ProviderContext
-    from providers.sandbox import SandboxBank
+    from api.banks.sandbox import SandboxBank
     from providers.testkit import ConformanceSuite
 
 

@@ -15,9 +15,9 @@ import pytest
 import websockets
 from sqlmodel import col, update
 
+from api.banks.sandbox.callbacks import callback_secret, sign_callback
 from db.engine import Database
 from db.models import Withdrawal
-from providers.sandbox.callbacks import callback_secret, sign_callback
 from providers.types import CallbackEvent, WithdrawalState
 from tests.api.flow import User
 from tests.scale.conftest import bank_options, two_clients

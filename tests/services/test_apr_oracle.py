@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from api.banks.sandbox import SANDBOX_BANKS, SandboxBank
 from api.services.pricing import apr_percent, lasts_too_long
 from providers import (
     Customer,
@@ -23,7 +24,6 @@ from providers import (
     ScheduledPayment,
 )
 from providers.pricing import standard_schedule
-from providers.sandbox import SANDBOX_BANKS, SandboxBank
 
 STARTS = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 12, 7)]
 HALF_A_HUNDREDTH = 0.005 + 1e-9

@@ -16,7 +16,7 @@ if _PATH:
     import json
     import time
 
-    from providers.sandbox.bank import SandboxBank
+    from api.banks.sandbox.bank import SandboxBank
 
     def _record(name: str) -> None:
         original = getattr(SandboxBank, name)

@@ -7,7 +7,7 @@ After ``cool_down`` seconds it turns *half-open* and lets exactly one probe call
 probe's success closes it, its failure opens it again for another cool-down.
 
 Business answers (a decline, a limit exceeded, a wrong verification code) mean the bank is up
-and working, so they count as successes here; see :func:`providers.guard.counts_as_failure`.
+and working, so they count as successes here; see :func:`api.banks.guard.counts_as_failure`.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def load_bank_data(code: str) -> BankData:
         >>> load_bank_data("CEB").single_month.daily_interest_rate
         Decimal('0.0005')
     """
-    resource = files("providers.sandbox.banks").joinpath(f"{code}.toml")
+    resource = files("api.banks.sandbox.banks").joinpath(f"{code}.toml")
     if not resource.is_file():
         raise ValueError(f"no sandbox data file for bank {code}")
     data = parse_bank_data(tomllib.loads(resource.read_text(encoding="utf-8")))

@@ -8,21 +8,21 @@ module-level factories are what the ``cardcash.banks`` entry points name.
 
 Example::
 
-    from providers.sandbox import CEB
+    from api.banks.sandbox import CEB
     bank = CEB(ProviderContext("CEB", Path("var/banks"), {"latency_ms": "0"}))
 """
 
 from __future__ import annotations
 
-from providers.base import ProviderContext, simulator
-from providers.sandbox.bank import MAX_WRONG_CODES, VERIFICATION_CODE, SandboxBank
-from providers.sandbox.callbacks import (
+from api.banks.sandbox.bank import MAX_WRONG_CODES, VERIFICATION_CODE, SandboxBank
+from api.banks.sandbox.callbacks import (
     SECRET_FILE,
     SIGNATURE_HEADER,
     callback_secret,
     callback_signer,
     sign_callback,
 )
+from providers.base import ProviderContext, simulator
 
 #: Codes of the sandbox banks, as in the product catalog.
 SANDBOX_BANKS = ("NBBANK", "CEB", "SPABANK", "HXBANK", "SPDB", "CITIC")

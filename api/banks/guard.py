@@ -29,8 +29,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from api.banks.breaker import BreakerState, CircuitBreaker
 from providers.base import BankProvider
-from providers.breaker import BreakerState, CircuitBreaker
 from providers.errors import ProviderError, ProviderErrorCode
 from providers.integrity import (
     ContractViolation,

@@ -23,13 +23,10 @@ from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from providers.base import BankProvider, ProviderContext
-from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
-from providers.pricing import standard_schedule
-from providers.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
-from providers.sandbox.callbacks import callback_secret, callback_signer
-from providers.sandbox.identity import SandboxCustomer, customer_key, derive_customer
-from providers.sandbox.store import (
+from api.banks.sandbox.bankdata import BankData, apply_options, load_bank_data, sleep_seconds
+from api.banks.sandbox.callbacks import callback_secret, callback_signer
+from api.banks.sandbox.identity import SandboxCustomer, customer_key, derive_customer
+from api.banks.sandbox.store import (
     FILE_NAME,
     CommitThenRaise,
     Ledger,
@@ -37,6 +34,9 @@ from providers.sandbox.store import (
     Version,
     WithdrawalRow,
 )
+from providers.base import BankProvider, ProviderContext
+from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
+from providers.pricing import standard_schedule
 from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
@@ -95,7 +95,7 @@ def _utc_now() -> datetime:
 
 
 class SandboxBank(BankProvider):
-    """A sandbox bank for one of the data files in ``providers/sandbox/banks``.
+    """A sandbox bank for one of the data files in ``api/banks/sandbox/banks``.
 
     ``clock`` returns the current time as an aware datetime (injectable: tests move it to
     settle withdrawals or cross midnight in Asia/Shanghai without sleeping).

@@ -2,7 +2,7 @@
 
 A plugin is found through the ``cardcash.banks`` entry-point group; the entry point's name is
 the bank code. :func:`load_providers` creates every plugin the configuration allows, checks it
-(SDK version, type, code), wraps it in a :class:`~providers.guard.GuardedProvider`, and records
+(SDK version, type, code), wraps it in a :class:`~api.banks.guard.GuardedProvider`, and records
 why any plugin was refused. One broken plugin never stops the others from loading.
 
 Example::
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -32,12 +31,15 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
+from api.banks.guard import BreakerObserver, CallObserver, GuardedProvider, GuardSettings
 from providers.base import BankProvider, ProviderContext
+from providers.compat import (
+    PluginRefused,
+    check_sdk_compatible,
+    check_sdk_supported,
+)
 from providers.files import private_dir
-from providers.guard import BreakerObserver, CallObserver, GuardedProvider, GuardSettings
-from providers.types import SDK_VERSION, Health
+from providers.types import Health
 
 #: The entry-point group bank plugins register in.
 ENTRY_POINT_GROUP = "cardcash.banks"
@@ -45,7 +47,6 @@ ENTRY_POINT_GROUP = "cardcash.banks"
 _log = logging.getLogger("cardcash.providers")
 # Strong references to close tasks of refused plugins, so they are not garbage-collected.
 _closing: set[asyncio.Task[None]] = set()
-_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.\d+)*$")
 
 
 class PluginStatus(StrEnum):
@@ -83,62 +84,6 @@ class PluginInfo:
         data = asdict(self)
         data["status"] = self.status.value
         return data
-
-
-class PluginRefused(Exception):
-    """Why one plugin could not be loaded (recorded in :attr:`Registry.failures`)."""
-
-
-def parse_sdk_version(version: str) -> tuple[int, int]:
-    """``"1.0"`` → ``(1, 0)``; a bare major ``"1"`` means ``(1, 0)``.
-
-    Raises ``ValueError`` for anything else.
-    """
-    match = _VERSION.match(version.strip()) if isinstance(version, str) else None
-    if match is None:
-        raise ValueError(f"not a version: {version!r}")
-    return int(match.group(1)), int(match.group(2) or 0)
-
-
-def check_sdk_compatible(plugin: str, declared: Any, ours: str = SDK_VERSION) -> None:
-    """Raise :class:`PluginRefused` unless a plugin for SDK ``declared`` runs on SDK ``ours``.
-
-    Compatible means the same major version and a minor version not newer than ours: a plugin
-    written for 1.0 runs on 1.3, one written for 1.3 may use what 1.0 lacks.
-    """
-    try:
-        major, minor = parse_sdk_version(declared)
-    except ValueError:
-        raise PluginRefused(
-            f"plugin {plugin} declares sdk_version {declared!r}, which is not a version"
-        ) from None
-    our_major, our_minor = parse_sdk_version(ours)
-    if major != our_major or minor > our_minor:
-        raise PluginRefused(
-            f"plugin {plugin} was written for provider SDK {declared}; this cardcash provides "
-            f"SDK {ours} (needs major {our_major} and minor <= {our_minor})"
-        )
-
-
-def check_sdk_supported(plugin: str, supported: Any, ours: str = SDK_VERSION) -> None:
-    """Raise :class:`PluginRefused` unless SDK ``ours`` is in the plugin's declared range.
-
-    ``supported`` is a PEP 440 specifier set (``">=1.1,<1.4"``); empty or None: no range.
-    """
-    if supported in (None, ""):
-        return
-    try:
-        spec = SpecifierSet(supported)
-    except (InvalidSpecifier, TypeError):
-        raise PluginRefused(
-            f"plugin {plugin} declares sdk_supported {supported!r}, which is not a version "
-            "range (write e.g. \">=1.1,<2\")"
-        ) from None
-    if not spec.contains(ours, prereleases=True):
-        raise PluginRefused(
-            f"plugin {plugin} supports provider SDK {supported}; this cardcash provides SDK "
-            f"{ours}: install a release of the plugin that supports SDK {ours}"
-        )
 
 
 def bank_options(options: Mapping[str, Mapping[str, str]], code: str) -> dict[str, str]:

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from providers.base import BankProvider
+from providers.compat import PluginRefused, check_sdk_compatible, check_sdk_supported
 from providers.errors import ProviderErrorCode
 from providers.integrity import check_offer, check_quote
-from providers.registry import PluginRefused, check_sdk_compatible, check_sdk_supported
 from providers.scrub import contains_card_number
 from providers.testkit.harness import Harness, tampered, two_decimals
 from providers.testkit.inbox import CallbackInbox
