@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api import logging_setup
 from api.http.admin import admin_endpoint
 from api.http.anonymous import AnonymousResults
 from api.http.graphql import GraphQLApp
@@ -78,7 +79,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # uvicorn runs this after in-flight requests are done (or the graceful-shutdown
             # timeout passed): status sync finishes the withdrawal in hand, then all closes.
             log.info("shutting down")
-            await services.aclose()
+            try:
+                await services.aclose()
+            finally:
+                logging_setup.flush()  # the access lines still waiting to be written
 
     ide_page = GraphiQLPage() if settings.graphiql_enabled else None
     graphql = GraphQLApp(

@@ -39,7 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
-        log_config=logging_config(settings.log_level, settings.log_format),
+        log_config=logging_config(
+            settings.log_level, settings.log_format, settings.access_log_flush_seconds
+        ),
         log_level=settings.log_level.lower(),
         # The app applies X-Forwarded-For itself, from CARDCASH_TRUSTED_PROXIES only.
         proxy_headers=False,

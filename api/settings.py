@@ -195,6 +195,14 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object a line; text: for a terminal."
     )
+    access_log_flush_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="How long a request's access line may wait to be written with the others "
+        "of that moment (json format; 0: each at once). Lines still waiting are written at "
+        "shutdown; a process killed outright loses at most this much of them.",
+    )
     shutdown_timeout_seconds: float = Field(
         30.0, gt=0, description="How long in-flight requests may run on after SIGTERM."
     )

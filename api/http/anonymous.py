@@ -4,7 +4,8 @@ Without a session token, every field of the schema resolves from the bank catalo
 viewer, offers and withdrawals are null or refused), and the catalog is itself cached for
 ``ttl`` seconds per process. So a query answered without a token is the same answer for
 everyone until the catalog cache turns over: the service collection page, read by every
-visitor, is computed once per ``ttl`` instead of once per request.
+visitor, is computed once per ``ttl`` instead of once per request. An answer without errors
+is also serialized once: it is served as an ``orjson.Fragment`` of its JSON bytes.
 """
 
 from __future__ import annotations
@@ -31,17 +32,19 @@ class AnonymousResults:
         self._generation = generation
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[tuple, tuple[float, int, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[float, int, Any]] = OrderedDict()
 
     @staticmethod
     def key(
         document: str, operation: str | None, variables: dict | None, media: str, language: str
     ) -> tuple:
         """``language``: the catalog of the answer's messages (see :mod:`api.messages`)."""
-        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"{}"
         return (document, operation, encoded, media, language)
 
-    def get(self, key: tuple) -> dict[str, Any] | None:
+    def get(self, key: tuple) -> dict[str, Any] | orjson.Fragment | None:
+        """The kept answer: a dict when it has errors (each request stamps its own id on
+        them), else its JSON as a fragment."""
         if self._ttl <= 0:
             return None
         entry = self._entries.get(key)
@@ -55,7 +58,8 @@ class AnonymousResults:
     def put(self, key: tuple, body: dict[str, Any]) -> None:
         if self._ttl <= 0:
             return
-        self._entries[key] = (self._clock(), self._generation(), body)
+        kept = body if "errors" in body else orjson.Fragment(orjson.dumps(body))
+        self._entries[key] = (self._clock(), self._generation(), kept)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

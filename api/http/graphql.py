@@ -22,6 +22,7 @@ Strawberry's view still serves the WebSocket protocols; GraphiQL (dev) is
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from typing import Any
@@ -86,6 +87,7 @@ def timed_out(budget: float | None, operation_type: str | None) -> RequestError:
     return RequestError(503, message, OPERATION_TIMEOUT)
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer with, or None when ``Accept`` allows neither."""
     if not accept or not accept.strip():
@@ -122,9 +124,9 @@ def _signed_out(error: dict) -> bool:
     return extensions.get("code") == "UNAUTHENTICATED" and extensions.get("reason") == "MISSING"
 
 
-def _restamped(body: dict) -> dict:
+def _restamped(body: dict | orjson.Fragment) -> dict | orjson.Fragment:
     """A kept answer with this request's id on its errors (an answer without any: as is)."""
-    if "errors" not in body:
+    if not isinstance(body, dict) or "errors" not in body:
         return body
     request_id = request_id_var.get()
     errors = [
@@ -319,7 +321,7 @@ class GraphQLApp(GraphQL):
 
     async def _execute_item(
         self, request: Request, item: object, media: str
-    ) -> tuple[int, dict, dict]:
+    ) -> tuple[int, dict | orjson.Fragment, dict]:
         """One operation: its HTTP status, response body and extra headers."""
         started = time.perf_counter()
         record = request_record_var.get() or RequestRecord()

@@ -4,17 +4,16 @@ security headers, a crash barrier, and the request body limit."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logging_setup import request_id_var, user_id_var
+from api.logging_setup import log_access, request_id_var, user_id_var
 from api.observability import Metrics, RequestRecord, request_record_var
 
-access_log = logging.getLogger("cardcash.access")
 log = logging.getLogger("cardcash.http")
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -38,6 +37,14 @@ _DEFAULT_HEADERS_HTML = tuple(
 )
 _DEFAULT_HEADERS = (*_DEFAULT_HEADERS_HTML, (b"content-security-policy", API_CSP.encode()))
 _HSTS_RAW = (b"strict-transport-security", HSTS.encode())
+
+
+def _header(scope: Scope, name: bytes, default=b""):
+    """The first value of a header (ASGI names are lower-case), without a dict of them all."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value
+    return default
 
 
 def error_body(message: str, code: str) -> bytes:
@@ -79,10 +86,18 @@ class RequestContextMiddleware:
     def _with_headers(self, raw: list, request_id: str) -> list:
         """The response's headers plus the request id and the security headers it does not
         set itself (one pass over raw headers: this runs on every response)."""
-        headers = [(n, v) for n, v in raw if n.lower() != _REQUEST_ID_RAW]
-        present = {n.lower() for n, _ in headers}
+        headers = []
+        present = set()
+        html = False
+        for name, value in raw:
+            lower = name.lower()
+            if lower == _REQUEST_ID_RAW:
+                continue
+            headers.append((name, value))
+            present.add(lower)
+            if lower == b"content-type" and value.startswith(b"text/html"):
+                html = True
         headers.append((_REQUEST_ID_RAW, request_id.encode("latin-1")))
-        html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
         for name, value in _DEFAULT_HEADERS_HTML if html else _DEFAULT_HEADERS:
             if name not in present:
                 headers.append((name, value))
@@ -93,9 +108,9 @@ class RequestContextMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        incoming = dict(scope.get("headers") or ()).get(REQUEST_ID_HEADER.encode(), b"")
-        incoming = incoming.decode("latin-1")
-        request_id = incoming if _GOOD_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = _header(scope, _REQUEST_ID_RAW).decode("latin-1")
+        # 32 random hex digits, as uuid4().hex but without making a UUID object.
+        request_id = incoming if _GOOD_ID.fullmatch(incoming) else os.urandom(16).hex()
         record = RequestRecord()
         tokens = (
             request_id_var.set(request_id),
@@ -152,17 +167,14 @@ def write_access_line(
     (``method`` WS, no ``status``: the socket's answer is its messages)."""
     outcome = record.outcome or ("ok" if status is None or status < 400 else "rejected")
     failed = outcome == "internal_error" if status is None else status >= 500
-    access_log.log(
+    log_access(
         logging.ERROR if failed else logging.INFO,
-        "%s %s %s",
-        method,
-        route,
-        status if status is not None else outcome,
-        extra={
+        f"{method} {route} {status if status is not None else outcome}",
+        {
             "method": method,
             "route": route,
             "status": status,
-            "duration_ms": round(seconds * 1000, 2),
+            "duration_ms": int(seconds * 100_000 + 0.5) / 100,  # round(ms, 2), quicker
             "operation": record.operation,
             "operation_type": record.operation_type,
             "outcome": outcome,
@@ -191,7 +203,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        declared = _header(scope, b"content-length", None)
         if declared is not None:
             if not declared.isdigit():
                 return await send_json(

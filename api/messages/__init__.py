@@ -68,6 +68,7 @@ def failure_text(code: str | None, language: str = DEFAULT_LANGUAGE) -> str:
     return text("failure.BANK_DECLINED", language)
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def pick_language(accept_language: str | None) -> str:
     """The catalog an ``Accept-Language`` value prefers; zh-CN when it names none we have.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -134,3 +135,129 @@ async def test_a_request_id_ties_every_line_of_a_request_together(client, json_l
     mine = [r for r in lines if r.get("request_id") == "trace-0001-abcd"]
     assert any(r["logger"] == "cardcash.access" for r in mine)
     assert all("x.y.z" not in json.dumps(r) for r in lines)
+
+
+def _access_fields(**changes) -> dict:
+    fields = {
+        "method": "GET",
+        "route": "/graphql",
+        "status": 200,
+        "duration_ms": 1.25,
+        "operation": "Banks",
+        "operation_type": "query",
+        "outcome": "ok",
+        "error_codes": None,
+        "client": "127.0.0.1",
+        "user_id": None,
+    }
+    return fields | changes
+
+
+@pytest.fixture
+def access_to(request):
+    """Routes ``cardcash.access`` to one handler alone, at INFO, for one test."""
+    logger = logging.getLogger("cardcash.access")
+    saved = logger.handlers[:], logger.propagate, logger.level
+
+    def use(handler: logging.Handler) -> logging.Handler:
+        logger.handlers[:] = [handler]
+        logger.propagate, logger.level = False, logging.INFO
+        request.addfinalizer(handler.close)
+        return handler
+
+    yield use
+    logger.handlers[:], logger.propagate, logger.level = saved
+
+
+def test_an_access_line_without_a_record_reads_as_one_through_the_formatter(access_to):
+    """The production handler's own access line and the line the usual logging path writes
+    (any other handler gets a LogRecord) hold the same fields, redacted alike."""
+    fast, usual = io.StringIO(), io.StringIO()
+    text_handler = logging.StreamHandler(usual)
+    text_handler.setFormatter(logging_setup.JsonLineFormatter())
+    text_handler.addFilter(logging_setup.RequestContextFilter())
+    text_handler.addFilter(logging_setup.RedactFilter())
+    logger = logging.getLogger("cardcash.access")
+    access_to(build_handler(fast, "json"))
+    logger.addHandler(text_handler)
+    token = logging_setup.request_id_var.set("req-0001-abcdef")
+    try:
+        for operation in ("Banks", f"Leak token={JWT}", "card 6225880137706655", None):
+            fields = _access_fields(operation=operation, user_id="usr_1")
+            logging_setup.log_access(logging.INFO, "GET /graphql 200", fields)
+    finally:
+        logging_setup.request_id_var.reset(token)
+        logger.removeHandler(text_handler)
+    ours = [json.loads(line) for line in fast.getvalue().splitlines()]
+    theirs = [json.loads(line) for line in usual.getvalue().splitlines()]
+    assert len(ours) == len(theirs) == 4
+    for mine, other in zip(ours, theirs, strict=True):
+        assert mine.pop("time")[:16] == other.pop("time")[:16]
+        assert mine == other
+    assert ours[0]["request_id"] == "req-0001-abcdef" and ours[0]["user_id"] == "usr_1"
+    assert find_secrets(fast.getvalue().splitlines()) == []
+    assert "****6655" in ours[2]["operation"] and "[REDACTED]" in ours[1]["operation"]
+
+
+def test_buffered_access_lines_are_written_together_and_in_order(access_to):
+    stream = io.StringIO()
+    handler = access_to(build_handler(stream, "json", flush_seconds=30))
+    for i in range(5):
+        logging_setup.log_access(logging.INFO, f"GET /graphql {i}", _access_fields())
+    assert stream.getvalue() == ""  # waiting for the writer, 30 s away
+    # A record goes out at once, after the lines logged before it; so does a failed request's.
+    logging.getLogger("cardcash.access").warning("a warning")
+    logging_setup.log_access(logging.ERROR, "GET /graphql 500", _access_fields(status=500))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        *(f"GET /graphql {i}" for i in range(5)),
+        "a warning",
+        "GET /graphql 500",
+    ]
+    logging_setup.log_access(logging.INFO, "GET /graphql 6", _access_fields())
+    logging_setup.flush()  # what the app's shutdown does
+    assert stream.getvalue().splitlines()[-1].startswith('{"time"')
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "GET /graphql 6"
+    logging_setup.log_access(logging.INFO, "GET /graphql 7", _access_fields())
+    handler.close()  # logging.shutdown() at exit
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "GET /graphql 7"
+
+
+def test_the_writer_writes_every_interval_and_at_once_when_lines_pile_up(access_to):
+    stream = io.StringIO()
+    access_to(build_handler(stream, "json", flush_seconds=0.2))
+    logging_setup.log_access(logging.INFO, "GET /graphql 200", _access_fields())
+    deadline = time.monotonic() + 5
+    while not stream.getvalue():
+        assert time.monotonic() < deadline, "the writer never wrote"
+        time.sleep(0.02)
+    slow = io.StringIO()
+    access_to(build_handler(slow, "json", flush_seconds=30))
+    for _ in range(logging_setup._FLUSH_LINES + 1):
+        logging_setup.log_access(logging.INFO, "GET /graphql 200", _access_fields())
+    deadline = time.monotonic() + 5
+    while len(slow.getvalue().splitlines()) < logging_setup._FLUSH_LINES:
+        assert time.monotonic() < deadline, "a full buffer waited for the interval"
+        time.sleep(0.02)
+
+
+def test_access_lines_respect_the_level_and_reach_other_handlers(access_to):
+    stream = io.StringIO()
+    access_to(build_handler(stream, "json"))
+    logger = logging.getLogger("cardcash.access")
+    logger.setLevel(logging.WARNING)
+    logging_setup.log_access(logging.INFO, "GET /graphql 200", _access_fields())
+    assert stream.getvalue() == ""
+    logger.setLevel(logging.INFO)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger.addHandler(Keep())
+    logging_setup.log_access(logging.INFO, "GET /graphql 200", _access_fields(route="/x"))
+    assert json.loads(stream.getvalue())["route"] == "/x"
+    assert [(r.getMessage(), r.route, r.status) for r in records] == [
+        ("GET /graphql 200", "/x", 200)
+    ]

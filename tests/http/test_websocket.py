@@ -17,6 +17,7 @@ import inspect
 import json
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -241,11 +242,19 @@ async def test_queries_run_over_the_socket_with_their_log_line_and_metrics(prod)
             f'operation="{name}"' in line and 'outcome="ok"' in line and 'type="query"' in line
             for line in counted
         ), (name, counted)
-    await asyncio.sleep(0.2)
-    lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
-    access = [
-        line for line in lines if line.get("logger") == "cardcash.access" and line["method"] == "WS"
-    ]
+    # Access lines are written in batches (CARDCASH_ACCESS_LOG_FLUSH_SECONDS, 0.5 s).
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
+        access = [
+            line
+            for line in lines
+            if line.get("logger") == "cardcash.access" and line["method"] == "WS"
+        ]
+        if {"Banks", "Me"} <= {line["operation"] for line in access}:
+            break
+        assert time.monotonic() < deadline, access
+        await asyncio.sleep(0.1)
     by_operation = {line["operation"]: line for line in access}
     assert by_operation["Banks"]["outcome"] == "ok"
     assert by_operation["Banks"]["operation_type"] == "query"
