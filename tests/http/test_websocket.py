@@ -59,6 +59,19 @@ def prod(database_url, tmp_path):
     server.stop()
 
 
+async def _log_lines(server, wanted, count: int = 1, timeout: float = 10) -> list[dict]:
+    """The server's JSON log lines once ``count`` access lines match ``wanted``: access lines
+    are written in batches (CARDCASH_ACCESS_LOG_FLUSH_SECONDS, 0.5 s by default)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("logger") == "cardcash.access"]
+        if sum(1 for line in access if wanted(line)) >= count:
+            return lines
+        assert time.monotonic() < deadline, access
+        await asyncio.sleep(0.1)
+
+
 def _ws(url: str) -> str:
     return url.replace("http://", "ws://") + "/graphql"
 
@@ -242,19 +255,12 @@ async def test_queries_run_over_the_socket_with_their_log_line_and_metrics(prod)
             f'operation="{name}"' in line and 'outcome="ok"' in line and 'type="query"' in line
             for line in counted
         ), (name, counted)
-    # Access lines are written in batches (CARDCASH_ACCESS_LOG_FLUSH_SECONDS, 0.5 s).
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
-        access = [
-            line
-            for line in lines
-            if line.get("logger") == "cardcash.access" and line["method"] == "WS"
-        ]
-        if {"Banks", "Me"} <= {line["operation"] for line in access}:
-            break
-        assert time.monotonic() < deadline, access
-        await asyncio.sleep(0.1)
+    lines = await _log_lines(
+        prod, lambda line: line.get("method") == "WS" and line["operation"] == "Me"
+    )
+    access = [
+        line for line in lines if line.get("logger") == "cardcash.access" and line["method"] == "WS"
+    ]
     by_operation = {line["operation"]: line for line in access}
     assert by_operation["Banks"]["outcome"] == "ok"
     assert by_operation["Banks"]["operation_type"] == "query"
@@ -301,8 +307,9 @@ async def test_a_document_refused_before_it_runs_is_an_error_for_its_id(prod):
     await socket.ws.send(json.dumps(watched))
     assert (await socket.recv())["id"] == "held"
     await socket.ws.close()
-    await asyncio.sleep(0.2)
-    lines = [json.loads(line) for line in prod.output().splitlines() if line.startswith("{")]
+    lines = await _log_lines(
+        prod, lambda line: line.get("outcome") == "rejected", len(REFUSED)
+    )
     assert not [line for line in lines if line["level"] in ("ERROR", "CRITICAL")], lines
     refused = [
         line
