@@ -46,6 +46,7 @@ from api.http.persisted import PersistedQueries, PersistedQueryError
 from api.logging_setup import request_id_var, user_id_var
 from api.messages import pick_language
 from api.observability import Metrics, RequestRecord, request_record_var
+from api.schema import codes
 from api.schema.auth import authenticate, connection_authorization
 from api.schema.context import Context
 from api.schema.extensions import INTERNAL_ERROR
@@ -70,21 +71,26 @@ class RequestError(Exception):
         headers=None,
         *,
         extensions: dict | None = None,
+        key: str | None = None,
     ):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.headers = headers or {}
         self.extensions = extensions or {}
+        #: The catalog key of the users' sentence, when more precise than the code's.
+        self.key = key
 
 
 def timed_out(budget: float | None, operation_type: str | None) -> RequestError:
     """The answer to an operation stopped at its time budget (``operation_timeout``)."""
     message = f"the operation ran past its time budget of {budget:g} s and was stopped"
+    key = None
     if operation_type == "mutation":
         # What it did before being stopped is kept (a withdrawal is written before the bank
         # is called, and status sync asks the bank): the retry finds it.
         message += "; retry it with the same idempotency key to learn its outcome"
-    return RequestError(503, message, OPERATION_TIMEOUT)
+        key = f"{OPERATION_TIMEOUT}.mutation"
+    return RequestError(503, message, OPERATION_TIMEOUT, key=key)
 
 
 @functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
@@ -231,6 +237,7 @@ class GraphQLApp(GraphQL):
 
     async def _handle(self, request: Request) -> Response:
         media = negotiate(request.headers.get("accept"))
+        language = pick_language(request.headers.get("accept-language"))
         try:
             if request.method not in ("GET", "POST"):
                 raise RequestError(
@@ -246,14 +253,16 @@ class GraphQLApp(GraphQL):
             payload = await self._read(request)
         except RequestError as exc:
             self._record_rejection()
-            return self._error_response(exc, media or JSON)
+            return self._error_response(exc, media or JSON, language)
         if isinstance(payload, list):
             bodies = []
             for item in payload:
-                _status, body, _headers = await self._execute_item(request, item, media)
+                _status, body, _headers = await self._execute_item(
+                    request, item, media, language
+                )
                 bodies.append(body)
             return self._response(200, bodies, media)
-        status, body, headers = await self._execute_item(request, payload, media)
+        status, body, headers = await self._execute_item(request, payload, media, language)
         return self._response(status, body, media, headers)
 
     async def _read(self, request: Request) -> dict | list:
@@ -320,9 +329,10 @@ class GraphQLApp(GraphQL):
         return query, name, variables, extensions
 
     async def _execute_item(
-        self, request: Request, item: object, media: str
+        self, request: Request, item: object, media: str, language: str
     ) -> tuple[int, dict | orjson.Fragment, dict]:
-        """One operation: its HTTP status, response body and extra headers."""
+        """One operation: its HTTP status, response body and extra headers; the messages of
+        its errors in ``language``."""
         started = time.perf_counter()
         record = request_record_var.get() or RequestRecord()
         codes_before = len(record.error_codes)
@@ -334,7 +344,6 @@ class GraphQLApp(GraphQL):
                 raise RequestError(400, "no GraphQL query found in the request", "BAD_REQUEST")
             cache_key = None
             if self._anonymous is not None and "authorization" not in request.headers:
-                language = pick_language(request.headers.get("accept-language"))
                 cache_key = AnonymousResults.key(document, name, variables, media, language)
                 if (cached := self._anonymous.get(cache_key)) is not None:
                     if remember:  # it ran before: the text is valid, so register its hash
@@ -356,11 +365,11 @@ class GraphQLApp(GraphQL):
             self.observe(
                 context.operation_name or name, context.operation_type, "timeout", started, ()
             )
-            return error.status, self._error_body(error), error.headers
+            return error.status, self._error_body(error, language), error.headers
         except PersistedQueryError as exc:
             status = 400 if media == GRAPHQL_RESPONSE or not exc.request_error else 200
             error = RequestError(status, exc.message, exc.code)
-            return self._rejected(error, name, started)
+            return self._rejected(error, name, started, language)
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.MUTATION:
                 error = RequestError(
@@ -371,19 +380,20 @@ class GraphQLApp(GraphQL):
                 )
             else:
                 error = RequestError(400, "subscriptions are served over WebSocket only")
-            return self._rejected(error, name, started)
+            return self._rejected(error, name, started, language)
         except CannotGetOperationTypeError as exc:
             status = 400 if media == GRAPHQL_RESPONSE else 200
             error = RequestError(status, exc.as_http_error_reason(), "OPERATION_NOT_FOUND")
-            return self._rejected(error, name, started)
+            return self._rejected(error, name, started, language)
         except MissingQueryError:
-            return self._rejected(RequestError(400, "no GraphQL query found"), name, started)
+            error = RequestError(400, "no GraphQL query found")
+            return self._rejected(error, name, started, language)
         except RequestError as exc:
-            return self._rejected(exc, name, started)
+            return self._rejected(exc, name, started, language)
 
         if context.account is not None:
             user_id_var.set(context.account.id)
-        errors = [self.format_error(e.formatted) for e in result.errors or ()]
+        errors = [self.format_error(e.formatted, language) for e in result.errors or ()]
         request_error = (
             result.data is None
             and bool(result.errors)
@@ -432,9 +442,9 @@ class GraphQLApp(GraphQL):
             return {OperationType.QUERY}
         return {OperationType.QUERY, OperationType.MUTATION}
 
-    def _rejected(self, error: RequestError, name: str | None, started: float):
+    def _rejected(self, error: RequestError, name: str | None, started: float, language: str):
         self.observe(name if isinstance(name, str) else None, None, "rejected", started, ())
-        return error.status, self._error_body(error), error.headers
+        return error.status, self._error_body(error, language), error.headers
 
     def observe(self, name, kind, outcome: str, started: float, codes) -> None:
         record = request_record_var.get()
@@ -451,18 +461,26 @@ class GraphQLApp(GraphQL):
             record.outcome = "rejected"
 
     @staticmethod
-    def format_error(error: dict) -> dict:
+    def format_error(error: dict, language: str, key: str | None = None) -> dict:
+        """An ``errors[]`` entry as sent: its request id, and its message in ``language``
+        (:func:`api.schema.codes.localized`)."""
         extensions = dict(error.get("extensions") or {})
         extensions.setdefault("requestId", request_id_var.get())
-        return {**error, "extensions": extensions}
+        return codes.localized({**error, "extensions": extensions}, language, key)
 
-    @staticmethod
-    def _error_body(error: RequestError) -> dict:
-        extensions = {"code": error.code, **error.extensions, "requestId": request_id_var.get()}
-        return {"errors": [{"message": error.message, "extensions": extensions}]}
+    @classmethod
+    def request_error(cls, error: RequestError, language: str) -> dict:
+        """The ``errors[]`` entry of a request refused before GraphQL ran."""
+        extensions = {"code": error.code, **error.extensions}
+        entry = {"message": error.message, "extensions": extensions}
+        return cls.format_error(entry, language, error.key)
 
-    def _error_response(self, error: RequestError, media: str) -> Response:
-        return self._response(error.status, self._error_body(error), media, error.headers)
+    def _error_body(self, error: RequestError, language: str) -> dict:
+        return {"errors": [self.request_error(error, language)]}
+
+    def _error_response(self, error: RequestError, media: str, language: str) -> Response:
+        body = self._error_body(error, language)
+        return self._response(error.status, body, media, error.headers)
 
     def _response(self, status: int, body, media: str, headers=None) -> Response:
         content_type = f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media

@@ -12,7 +12,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logging_setup import log_access, request_id_var, user_id_var
+from api.messages import pick_language
 from api.observability import Metrics, RequestRecord, request_record_var
+from api.schema import codes
 
 log = logging.getLogger("cardcash.http")
 
@@ -47,10 +49,13 @@ def _header(scope: Scope, name: bytes, default=b""):
     return default
 
 
-def error_body(message: str, code: str) -> bytes:
-    """A GraphQL-shaped error body, for answers given before GraphQL is reached."""
+def error_body(detail: str, code: str, scope: Scope) -> bytes:
+    """A GraphQL-shaped error body, for answers given before GraphQL is reached: the users'
+    sentence for ``code`` in the request's language, ``detail`` for the developer."""
     extensions = {"code": code, "requestId": request_id_var.get()}
-    return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+    language = pick_language(_header(scope, b"accept-language").decode("latin-1"))
+    error = codes.localized({"message": detail, "extensions": extensions}, language)
+    return orjson.dumps({"errors": [error]})
 
 
 async def send_json(send: Send, status: int, body: bytes, headers=()) -> None:
@@ -148,7 +153,7 @@ class RequestContextMiddleware:
             log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
             record.outcome = "internal_error"
             if not response_started:
-                body = error_body(f"Internal error (request {request_id})", "INTERNAL_SERVER_ERROR")
+                body = error_body(codes.MASKED_MESSAGE, codes.INTERNAL_SERVER_ERROR, scope)
                 await send_json(send_with_headers, 500, body)
         finally:
             seconds = time.perf_counter() - started
@@ -207,10 +212,10 @@ class BodyLimitMiddleware:
         if declared is not None:
             if not declared.isdigit():
                 return await send_json(
-                    send, 400, error_body("invalid Content-Length", "BAD_REQUEST")
+                    send, 400, error_body("invalid Content-Length", codes.BAD_REQUEST, scope)
                 )
             if int(declared) > self.max_bytes:
-                return await self._too_large(send)
+                return await self._too_large(scope, send)
         received = 0
         started = False
 
@@ -233,10 +238,9 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._too_large(send)
+            await self._too_large(scope, send)
 
-    async def _too_large(self, send: Send) -> None:
-        message = f"the request body is larger than {self.max_bytes} bytes"
-        await send_json(
-            send, 413, error_body(message, "PAYLOAD_TOO_LARGE"), [(b"connection", b"close")]
-        )
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        detail = f"the request body is larger than {self.max_bytes} bytes"
+        body = error_body(detail, codes.PAYLOAD_TOO_LARGE, scope)
+        await send_json(send, 413, body, [(b"connection", b"close")])

@@ -206,7 +206,8 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
             if not document:
                 raise RequestError(400, "no GraphQL query found in the request")
         except (PersistedQueryError, RequestError) as exc:
-            await self._fail(operation, [self._error(exc.message, exc.code)])
+            error = RequestError(400, exc.message, exc.code)
+            await self._fail(operation, [self.view.request_error(error, self.context.language)])
             return "rejected"
 
         outcomes = ["ok"]
@@ -290,13 +291,12 @@ class GraphQLOverWebSocket(BaseGraphQLTransportWSHandler):
 
     def _timed_out(self, context) -> dict:
         error = timed_out(self.view.operation_timeout, context.operation_type)
-        return self._error(error.message, error.code)
-
-    def _error(self, message: str, code: str) -> dict:
-        return self._formatted(GraphQLError(message, extensions={"code": code}))
+        return self.view.request_error(error, self.context.language)
 
     def _formatted(self, error: GraphQLError) -> dict:
-        return self.view.format_error(error.formatted)
+        """An error as sent, its message in the connection's language (connection_init's
+        ``Accept-Language``, else the upgrade request's)."""
+        return self.view.format_error(error.formatted, self.context.language)
 
     @staticmethod
     def _outcome(errors: list[dict], record: RequestRecord) -> str:

@@ -6,11 +6,17 @@ union, ``... on Error { code message }``), and the codes of ``errors[]`` entries
 each is in the message catalogs under the code (:mod:`api.messages`); ``docs/api.md``'s table
 is made from these lists and the catalogs, and the tests fail when a code lacks a message, a
 retry advice, or a row.
+
+An ``errors[]`` entry's ``message`` is that sentence in the request's language
+(:func:`localized`), as a typed error's is: a front end may show it. What the server found
+wrong, for the developer, stays in ``extensions.detail``, in English.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from api import messages
 
 #: Whether and how to retry after each typed error, for front-end developers.
 RETRY: dict[str, str] = {
@@ -147,14 +153,14 @@ REQUEST_CODES: dict[str, RequestCode] = {
         RequestCode(
             PARSE_FAILED,
             _REQUEST_ERROR,
-            "The document is not GraphQL; the message (graphql-core's, in English) says where.",
+            "The document is not GraphQL, or has more tokens than the server parses; `extensions.detail` (graphql-core's words) says where.",
             "No.",
         ),
         RequestCode(
             VALIDATION_FAILED,
             _REQUEST_ERROR,
             "The document asks for what the schema does not have (a field, an argument, an "
-            "enum value); the message (graphql-core's, in English) names it.",
+            "enum value); `extensions.detail` (graphql-core's words) names it.",
             "No.",
         ),
         RequestCode(
@@ -229,3 +235,36 @@ REQUEST_CODES: dict[str, RequestCode] = {
         ),
     )
 }
+
+
+#: Codes whose message is left as it is: Apollo's clients look for these words.
+APOLLO_MESSAGES = frozenset({PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_NOT_SUPPORTED})
+#: The message of a masked unexpected error (prod): it says nothing a developer could use.
+MASKED_MESSAGE = "Internal error"
+
+
+def message_key(code: str, extensions: dict) -> str:
+    """The catalog key of a request code's sentence: ``auth.<reason>`` for UNAUTHENTICATED
+    with a reason, else the code's own."""
+    reason = extensions.get("reason")
+    if code == UNAUTHENTICATED and isinstance(reason, str) and messages.has(f"auth.{reason}"):
+        return f"auth.{reason}"
+    return code
+
+
+def localized(error: dict, language: str, key: str | None = None) -> dict:
+    """A formatted ``errors[]`` entry with its message in ``language``: the catalog's sentence
+    for its code (``key`` when a more precise one is known), the message it had moved to
+    ``extensions.detail``. Entries without a request code, and Apollo's persisted-query
+    messages, are left as they are."""
+    extensions = error.get("extensions") or {}
+    code = extensions.get("code")
+    if code not in REQUEST_CODES or code in APOLLO_MESSAGES:
+        return error
+    message = messages.text(key or message_key(code, extensions), language)
+    detail = error.get("message")
+    extensions = dict(extensions)
+    # UNAUTHENTICATED's reason says all there is; a masked error's message says nothing.
+    if detail and detail not in (message, MASKED_MESSAGE) and code != UNAUTHENTICATED:
+        extensions.setdefault("detail", detail)
+    return {**error, "message": message, "extensions": extensions}

@@ -13,6 +13,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from api.schema.codes import MASKED_MESSAGE
 from api.schema.limits import DocumentLimits
 from api.services.errors import DomainError
 from api.services.lru import LRU
@@ -144,7 +145,7 @@ class OperationPolicy(MaskErrors):
     """
 
     def __init__(self, *, mask: bool, max_tokens: int, rules: tuple, documents: Documents) -> None:
-        super().__init__(should_mask_error=is_unexpected, error_message="Internal error")
+        super().__init__(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE)
         self.mask = mask
         self.max_tokens = max_tokens
         self.rules = rules

@@ -73,16 +73,16 @@ async def test_unknown_channel_is_a_graphql_error(client, app, caplog):
     before = await _counts(app.state.services.db)
     body = await gql(client, "{ banks(channel: MARS) { code } }")
     assert "data" not in body  # a request error: execution never began
-    assert "MARS" in body["errors"][0]["message"]
+    assert "MARS" in body["errors"][0]["extensions"]["detail"]
     variables = await gql(client, "query($c: Channel!) { banks(channel: $c) { code } }", {"c": "x"})
-    assert "Channel" in variables["errors"][0]["message"]
+    assert "Channel" in variables["errors"][0]["extensions"]["detail"]
     assert await _counts(app.state.services.db) == before
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
 async def test_malformed_query_and_non_json_body(client, caplog):
     body = await gql(client, "{ banks(channel: ALIPAY) { code ")
-    assert body["errors"][0]["message"].startswith("Syntax Error")
+    assert body["errors"][0]["extensions"]["detail"].startswith("Syntax Error")
     response = await client.post(
         "/graphql", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -95,7 +95,7 @@ async def test_mutation_over_get_is_refused(client):
     response = await client.get("/graphql", params={"query": "mutation { __typename }"})
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    assert "GET" in response.json()["errors"][0]["message"]
+    assert "GET" in response.json()["errors"][0]["extensions"]["detail"]
 
 
 async def test_query_over_get_works(client):

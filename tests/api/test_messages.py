@@ -35,6 +35,22 @@ def test_every_error_code_has_a_message_in_both_languages():
     assert {c.value for c in ErrorCode} == {c.value for c in SchemaErrorCode} == set(ERROR_TYPES)
 
 
+def test_every_code_of_the_one_list_has_a_message_in_both_languages():
+    # api/schema/codes.py lists every code a front end branches on: the typed errors' and
+    # those of errors[] entries. Each is shown in zh-CN and en, filled with nothing.
+    from api.schema import codes
+    from api.schema.auth import REASONS
+
+    every = {c.value for c in ErrorCode} | set(codes.REQUEST_CODES)
+    assert set(codes.RETRY) | set(codes.REQUEST_CODES) == every
+    keys = every | {f"auth.{reason}" for reason in REASONS} | {"OPERATION_TIMEOUT.mutation"}
+    for language, catalog in _catalogs().items():
+        for key in keys:
+            assert catalog.get(key), f"{key} has no {language} message"
+            assert messages.placeholders(catalog[key]) == set(), key
+            assert bool(CJK.search(catalog[key])) == (language == "zh-CN"), (language, key)
+
+
 def test_both_catalogs_have_the_same_keys_and_placeholders():
     zh, en = messages.catalog("zh-CN"), messages.catalog("en")
     assert sorted(zh) == sorted(en)

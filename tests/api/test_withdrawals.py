@@ -394,7 +394,7 @@ async def test_withdrawals_are_private_and_paged(client, app):
     theirs = (await other.q(page))["data"]["viewer"]["withdrawals"]["edges"]
     assert theirs == []
     too_big = await user.q("{ viewer { withdrawals(first: 500) { edges { cursor } } } }")
-    assert "between 1 and 50" in too_big["errors"][0]["message"]
+    assert "between 1 and 50" in too_big["errors"][0]["extensions"]["detail"]
 
 
 async def test_paging_is_exact_when_withdrawals_share_a_timestamp(client, app):

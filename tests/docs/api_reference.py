@@ -412,10 +412,17 @@ Every entry of `errors[]` has `extensions.code` and `extensions.requestId` (the
 `X-Request-ID` of the answer, to quote to support). HTTP "200 (400)": 200 under
 `Accept: application/json` (or none), 400 under `application/graphql-response+json`, whose
 request errors come without `data`. Over the WebSocket the same entries come in the `error`
-message. The messages of `GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED` and
-`BAD_USER_INPUT` are graphql-core's, in English, naming what in the document is wrong;
+message of the operation (a `next` message's `errors` for a field's error), and the socket
+stays open for the connection's other operations.
+
+An entry's `message` is the sentence below in the request's language: its `Accept-Language`
+(zh-CN when it names neither zh nor en); over the WebSocket the connection's, from
+`connection_init`'s `Accept-Language`, else the upgrade request's header. What the server
+found wrong, for the developer, is in `extensions.detail`, in English (graphql-core's words
+for a parse or validation error, naming the place in the document); `UNAUTHENTICATED` has
+none, its `extensions.reason` says why, and a masked `INTERNAL_SERVER_ERROR` none either.
 `PERSISTED_QUERY_NOT_FOUND` and `_NOT_SUPPORTED` keep Apollo's messages, which Apollo's
-clients look for. Every other message is the sentence below in the request's language.
+clients look for.
 """
 
 

@@ -91,6 +91,145 @@ async def test_every_request_error_has_a_code(client, request_kwargs, code):
     assert _codes(response.json()) == [code]
 
 
+# --- in the request's language -------------------------------------------------------------
+
+ALIASES = "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"
+#: A request refused as a whole or in part, the code it gets, and the catalog key of its
+#: message ("detail": whether the server's own words for the developer come with it).
+REQUEST_ERRORS = [
+    (
+        "post",
+        {"json": {"query": "{ banks(channel: ALIPAY) { code }"}},
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_PARSE_FAILED",
+    ),
+    (
+        "post",
+        {"json": {"query": "{ " + "__typename " * 2100 + "}"}},
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_PARSE_FAILED",
+    ),
+    (
+        "post",
+        {"json": {"query": "{ nope }"}},
+        "GRAPHQL_VALIDATION_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
+        "post",
+        {"json": {"query": "{ banks(channel: MARS) { code } }"}},
+        "GRAPHQL_VALIDATION_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
+        "post",
+        {
+            "json": {
+                "query": "query($c: Channel!) { banks(channel: $c) { code } }",
+                "variables": {"c": "MARS"},
+            }
+        },
+        "BAD_USER_INPUT",
+        "BAD_USER_INPUT",
+    ),
+    ("post", {"json": {"query": ALIASES}}, "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"),
+    (
+        "post",
+        {"json": {"query": "query A { __typename }", "operationName": "B"}},
+        "OPERATION_NOT_FOUND",
+        "OPERATION_NOT_FOUND",
+    ),
+    ("post", {"json": {"query": "{ viewer { id } }"}}, "UNAUTHENTICATED", "auth.MISSING"),
+    (
+        "post",
+        {"json": {"query": "{ viewer { id } }"}, "headers": {"Authorization": "Bearer forged"}},
+        "UNAUTHENTICATED",
+        "auth.INVALID",
+    ),
+    (
+        "post",
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        "BAD_REQUEST",
+        "BAD_REQUEST",
+    ),
+    (
+        "post",
+        {"data": {"query": "{ __typename }"}},
+        "UNSUPPORTED_MEDIA_TYPE",
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
+    (
+        "post",
+        {"content": b"x" * 70_000, "headers": {"Content-Type": "application/json"}},
+        "PAYLOAD_TOO_LARGE",
+        "PAYLOAD_TOO_LARGE",
+    ),
+    (
+        "post",
+        {"json": {"query": "{ __typename }"}, "headers": {"Accept": "text/csv"}},
+        "NOT_ACCEPTABLE",
+        "NOT_ACCEPTABLE",
+    ),
+    (
+        "get",
+        {"params": {"query": "mutation { __typename }"}},
+        "METHOD_NOT_ALLOWED",
+        "METHOD_NOT_ALLOWED",
+    ),
+    ("post", {"json": [{"query": "{ __typename }"}]}, "BATCHING_DISABLED", "BATCHING_DISABLED"),
+    (
+        "post",
+        {
+            "json": {
+                "query": "{ __typename }",
+                "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}},
+            }
+        },
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        "PERSISTED_QUERY_HASH_MISMATCH",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [
+        (None, "zh-CN"),
+        ("zh-CN,zh;q=0.9", "zh-CN"),
+        ("en-US,en;q=0.9", "en"),
+        ("fr", "zh-CN"),
+        ("en;q=0.2, zh-TW", "zh-CN"),
+    ],
+)
+@pytest.mark.parametrize(("method", "request_kwargs", "code", "key"), REQUEST_ERRORS)
+async def test_request_errors_speak_the_requests_language(
+    client, accept_language, language, method, request_kwargs, code, key
+):
+    kwargs = dict(request_kwargs)
+    headers = dict(kwargs.pop("headers", {}))
+    if accept_language is not None:
+        headers["Accept-Language"] = accept_language
+    response = await getattr(client, method)("/graphql", headers=headers, **kwargs)
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == code, error
+    assert error["message"] == messages.text(key, language), error
+    if code == "UNAUTHENTICATED":
+        assert "detail" not in error["extensions"]  # its reason says it all
+    else:
+        # The server's own words for the developer, in English.
+        detail = error["extensions"]["detail"]
+        assert detail and detail != error["message"] and detail.isascii(), error
+
+
+@pytest.mark.parametrize("accept_language", [None, "en"])
+async def test_apollos_persisted_query_messages_are_kept_in_every_language(client, accept_language):
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    unknown = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    response = await client.post("/graphql", json={"extensions": unknown}, headers=headers)
+    (error,) = response.json()["errors"]
+    assert error["message"] == "PersistedQueryNotFound"  # what Apollo's clients look for
+
+
 # --- signing in and out -------------------------------------------------------------------
 
 
@@ -382,4 +521,5 @@ async def test_a_form_body_is_told_which_content_type_to_send(client, content_ty
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert error["extensions"]["expectedContentType"] == "application/json"
-    assert "Content-Type: application/json" in error["message"]
+    assert "Content-Type: application/json" in error["extensions"]["detail"]
+    assert error["message"] == messages.text("UNSUPPORTED_MEDIA_TYPE")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from api import messages
 from api.logging_setup import RequestContextFilter
 
 BANKS = "{ banks(channel: ALIPAY) { code } }"
@@ -19,15 +20,20 @@ async def test_prod_masks_unexpected_errors_and_logs_the_stack(serve, caplog):
     caplog.handler.addFilter(RequestContextFilter())
     async with serve(env="prod") as client:
         client.app.state.services.catalog.banks = _explode
+        english = await client.post(
+            "/graphql", json={"query": BANKS}, headers={"Accept-Language": "en"}
+        )
         response = await client.post("/graphql", json={"query": BANKS})
+    assert english.json()["errors"][0]["message"] == messages.text("INTERNAL_SERVER_ERROR", "en")
     assert response.status_code == 200
     error = response.json()["errors"][0]
     request_id = response.headers["x-request-id"]
-    assert error["message"] == "Internal error"
+    # The users' sentence, and nothing for anyone else to read.
+    assert error["message"] == messages.text("INTERNAL_SERVER_ERROR")
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     assert "db-7" not in response.text and "Traceback" not in response.text
     logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
-    assert logged and logged[0].request_id == request_id
+    assert logged and logged[-1].request_id == request_id
     assert "pool exhausted" in logging.Formatter().formatException(logged[0].exc_info)
 
 
@@ -36,7 +42,7 @@ async def test_dev_shows_the_message_but_still_codes_it(serve):
         client.app.state.services.catalog.banks = _explode
         response = await client.post("/graphql", json={"query": BANKS})
     error = response.json()["errors"][0]
-    assert "pool exhausted" in error["message"]
+    assert "pool exhausted" in error["extensions"]["detail"]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
 
 
@@ -49,7 +55,7 @@ async def test_typed_and_client_errors_pass_through_in_prod(serve):
         )
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "UNAUTHENTICATED"
-        assert error["message"] != "Internal error"
+        assert error["message"] == messages.text("auth.INVALID")
         response = await client.post(
             "/graphql",
             json={

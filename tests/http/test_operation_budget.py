@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 
+from api import messages
 from tests.api.flow import CARDS, CREATE, User, accepted
 from tests.conftest import FAST_BANKS
 
@@ -36,7 +37,8 @@ async def test_a_query_past_its_budget_is_stopped_while_healthz_answers(serve):
         assert response.status_code == 503, response.text
         (error,) = response.json()["errors"]
         assert error["extensions"]["code"] == "OPERATION_TIMEOUT"
-        assert "0.5 s" in error["message"]
+        assert "0.5 s" in error["extensions"]["detail"]
+        assert error["message"] == messages.text("OPERATION_TIMEOUT")
         assert "data" not in response.json()
         assert time.monotonic() - started < 1.9, "stopped at the budget, not when CEB answered"
         # Under application/json the status is the same: the server, not the request, failed.
@@ -75,7 +77,8 @@ async def test_a_mutation_stopped_at_its_budget_is_found_by_its_retry(serve):
         )
         (error,) = response.json()["errors"]
         assert error["extensions"]["code"] == "OPERATION_TIMEOUT"
-        assert "same idempotency key" in error["message"]
+        assert "same idempotency key" in error["extensions"]["detail"]
+        assert error["message"] == messages.text("OPERATION_TIMEOUT.mutation")
     async with serve() as fast:
         again = User(fast, token["Authorization"].split()[1])
         first = (await again.q(CREATE, variables))["data"]["createWithdrawal"]

@@ -127,7 +127,7 @@ async def test_subscriptions_are_not_served_over_http(client):
         "/graphql", json={"query": 'subscription { withdrawal(id: "x") { id } }'}
     )
     assert response.status_code == 400
-    assert "WebSocket" in response.json()["errors"][0]["message"]
+    assert "WebSocket" in response.json()["errors"][0]["extensions"]["detail"]
 
 
 async def test_extensions_are_accepted_and_unknown_ones_ignored(client):
@@ -215,7 +215,7 @@ async def test_prod_sends_hsts_and_hides_graphiql_and_introspection(serve):
         assert response.headers["content-type"] == "application/json"
         assert response.headers["strict-transport-security"].startswith("max-age=")
         response = await prod.post("/graphql", json={"query": "{ __schema { types { name } } }"})
-        assert "introspection" in response.json()["errors"][0]["message"].lower()
+        assert "introspection" in response.json()["errors"][0]["extensions"]["detail"].lower()
         assert "data" not in response.json()
     async with serve(env="dev") as dev:
         response = await dev.get("/graphql", headers={"accept": BROWSER})

@@ -38,6 +38,7 @@ BANKS = "query Banks { banks(channel: WECHAT) { code } }"
 VIEWER = "query Me { viewer { id } }"
 WATCH = "subscription Watch($id: ID!) { withdrawal(id: $id) { id status } }"
 HISTORY = "{ viewer { withdrawals(first: 50) { edges { node { id } } } } }"
+ALIASES = "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"
 
 
 def _start(database_url, tmp_path, **settings) -> ServerProcess:
@@ -102,14 +103,16 @@ class Socket:
                 return messages
 
 
-async def _connect(url: str, params: dict | None = None):
-    ws = await websockets.connect(_ws(url), subprotocols=["graphql-transport-ws"])
+async def _connect(url: str, params: dict | None = None, headers: dict | None = None):
+    ws = await websockets.connect(
+        _ws(url), subprotocols=["graphql-transport-ws"], additional_headers=headers
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": params or {}}))
     return ws
 
 
-async def _socket(url: str, params: dict | None = None) -> Socket:
-    ws = await _connect(url, params)
+async def _socket(url: str, params: dict | None = None, headers: dict | None = None) -> Socket:
+    ws = await _connect(url, params, headers)
     socket = Socket(ws)
     assert (await socket.recv())["type"] == "connection_ack"
     return socket
@@ -222,12 +225,13 @@ async def test_mutations_are_refused_over_the_socket_and_change_nothing(prod):
     for payload in attempts:
         (message,) = await socket.run(payload)
         assert _codes(message) == ["HTTP_REQUIRED"], message
-        assert "HTTP" in message["payload"][0]["message"]
+        assert "HTTP" in message["payload"][0]["extensions"]["detail"]
+        assert message["payload"][0]["message"] == messages.text("HTTP_REQUIRED")
         assert message["payload"][0]["extensions"]["requestId"]
     # The socket is still usable, and nothing was created.
-    messages = await socket.run({"query": HISTORY})
-    assert messages[0]["payload"] == {"data": {"viewer": {"withdrawals": {"edges": []}}}}
-    assert messages[-1]["type"] == "complete"
+    answered = await socket.run({"query": HISTORY})
+    assert answered[0]["payload"] == {"data": {"viewer": {"withdrawals": {"edges": []}}}}
+    assert answered[-1]["type"] == "complete"
     await socket.ws.close()
 
 
@@ -295,9 +299,9 @@ async def test_a_document_refused_before_it_runs_is_an_error_for_its_id(prod):
     socket = await _socket(prod.url)
     watched = {"id": "held", "type": "subscribe", "payload": {"query": BANKS}}
     for payload, code in REFUSED:
-        messages = await socket.run(payload)
-        assert len(messages) == 1, (payload, messages)
-        message = messages[0]
+        answered = await socket.run(payload)
+        assert len(answered) == 1, (payload, answered)
+        message = answered[0]
         assert _codes(message) == [code], (payload, message)
         error = message["payload"][0]
         assert error["message"] and error["extensions"]["requestId"], error
@@ -317,6 +321,40 @@ async def test_a_document_refused_before_it_runs_is_an_error_for_its_id(prod):
         if line.get("logger") == "cardcash.access" and line.get("outcome") == "rejected"
     ]
     assert len(refused) >= len(REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "language"),
+    [
+        ({}, None, "zh-CN"),  # neither says: the channels' users read Chinese
+        ({"Accept-Language": "en"}, None, "en"),
+        ({"accept-language": "en-US,en;q=0.9"}, None, "en"),
+        ({}, {"Accept-Language": "en"}, "en"),  # the upgrade request's header
+        ({"Accept-Language": "zh-CN"}, {"Accept-Language": "en"}, "zh-CN"),  # connection_init's first
+        ({"Accept-Language": "fr"}, None, "zh-CN"),
+    ],
+)
+async def test_socket_errors_speak_the_connections_language(prod, params, headers, language):
+    socket = await _socket(prod.url, params, headers)
+    mutation = 'mutation { login(input: {channel: WECHAT, code: "sandbox:x"}) { __typename } }'
+    for payload, code in (
+        ({"query": "{ banks(channel: WECHAT) { code }"}, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
+        ({"query": ALIASES}, "QUERY_TOO_COMPLEX"),
+        ({"query": mutation}, "HTTP_REQUIRED"),
+    ):
+        (message,) = await socket.run(payload)
+        assert _codes(message) == [code], message
+        (error,) = message["payload"]
+        assert error["message"] == messages.text(code, language), error
+        assert error["extensions"]["detail"].isascii(), error
+    # A field that needs a user, without a token: null and UNAUTHENTICATED, in that language.
+    answer, complete = await socket.run({"query": VIEWER})
+    assert answer["payload"]["data"] == {"viewer": None}
+    (error,) = answer["payload"]["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"] == messages.text("auth.MISSING", language)
+    await socket.ws.close()
 
 
 async def test_the_persisted_only_rule_holds_over_the_socket(database_url, tmp_path):
