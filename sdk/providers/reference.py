@@ -22,10 +22,11 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-from providers import base, errors, types
+from providers import base, errors, statement, types
 
-#: The modules whose dataclasses and enums the reference covers, in order.
-MODULES: tuple[ModuleType, ...] = (types, base, errors)
+#: The modules whose dataclasses and enums the reference covers, in order (a test fails when
+#: another SDK module defines one that is not here).
+MODULES: tuple[ModuleType, ...] = (types, base, errors, statement)
 
 HEADER = """\
 # Provider SDK reference
@@ -38,7 +39,8 @@ with `Offer.of(...)`, whose arguments are all keyword-only.
 """
 
 
-def _classes(module: ModuleType) -> Iterator[type]:
+def classes(module: ModuleType) -> Iterator[type]:
+    """The public dataclasses and enums defined in ``module``."""
     for name, value in vars(module).items():
         if (inspect.isclass(value) and value.__module__ == module.__name__
                 and not name.startswith("_")
@@ -51,13 +53,13 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(_dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
-    for statement, following in zip(body, body[1:], strict=False):
+    for node, following in zip(body, body[1:], strict=False):
         name = None
-        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-            name = statement.target.id
-        elif (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-              and isinstance(statement.targets[0], ast.Name)):
-            name = statement.targets[0].id
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name)):
+            name = node.targets[0].id
         if (name and isinstance(following, ast.Expr)
                 and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)):
@@ -81,7 +83,7 @@ def missing(modules: tuple[ModuleType, ...] = MODULES) -> list[str]:
     """``"Class.field"`` of every dataclass field of ``modules`` without a docstring."""
     found = []
     for module in modules:
-        for cls in _classes(module):
+        for cls in classes(module):
             if dataclasses.is_dataclass(cls):
                 docs = _attribute_docs(cls)
                 found += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls)
@@ -126,7 +128,7 @@ def render() -> str:
     """The whole reference page, in Markdown."""
     lines = [HEADER.format(version=types.SDK_VERSION)]
     for module in MODULES:
-        for cls in _classes(module):
+        for cls in classes(module):
             lines += _render_class(cls)
     return "\n".join(lines).rstrip() + "\n"
 

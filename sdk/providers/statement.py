@@ -36,15 +36,20 @@ from providers.types import WithdrawalState
 class StatementEntry:
     """One withdrawal on the bank's statement of a day.
 
-    ``request_id`` is cardcash's request id as the bank received it; ``created_at`` and
-    ``updated_at`` are aware datetimes. The day is the bank's business day in Asia/Shanghai
-    (the day its daily caps count on).
+    The day is the bank's business day in Asia/Shanghai (the day its daily caps count on).
     """
 
     request_id: str
+    """cardcash's request id, as the bank received it with the submission."""
     bank_reference: str
+    """The bank's own reference of the withdrawal (as in its ``WithdrawalResult``)."""
     amount: Decimal
+    """The amount the bank recorded, with two decimals; compared exactly with cardcash's."""
     currency: str
+    """ISO 4217 code of ``amount`` (``"CNY"``)."""
     state: WithdrawalState
+    """The state the bank recorded for the withdrawal at the end of the day."""
     created_at: datetime
+    """When the bank took the withdrawal in (an aware datetime)."""
     updated_at: datetime
+    """When the bank last changed it (an aware datetime)."""

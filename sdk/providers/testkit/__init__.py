@@ -1,8 +1,9 @@
 """Conformance test kit for bank provider plugins.
 
 A plugin's test suite subclasses :class:`ConformanceSuite` and defines a ``bank_provider``
-fixture; the pytest plugin :mod:`providers.testkit.plugin` (loaded automatically when
-cardcash is installed) supplies the other fixtures with defaults. Example::
+fixture; the pytest plugin :mod:`providers.testkit.plugin` (loaded automatically once the SDK
+distribution, cardcash-bank-sdk, is installed) supplies the other fixtures with defaults.
+Example::
 
     from providers.testkit import ConformanceSuite
 

@@ -1,4 +1,5 @@
-"""pytest plugin of the conformance test kit (loaded automatically once cardcash is installed).
+"""pytest plugin of the conformance test kit (loaded automatically once cardcash-bank-sdk is
+installed).
 
 It only provides default fixtures and a marker; the tests themselves run only where a test
 module subclasses :class:`providers.testkit.ConformanceSuite`. The fixtures a plugin author
