@@ -11,10 +11,10 @@ is also serialized once: it is served as an ``orjson.Fragment`` of its JSON byte
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Any
 
 import orjson
+from cachetools import TTLCache
 
 
 class AnonymousResults:
@@ -28,11 +28,12 @@ class AnonymousResults:
     ) -> None:
         """``generation`` changes whenever the catalog is reloaded on purpose; results
         computed before that are not served after it."""
-        self._ttl = ttl
         self._generation = generation
-        self._max = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[tuple, tuple[float, int, Any]] = OrderedDict()
+        # Least recently used entries go first when full; every entry expires ``ttl`` seconds
+        # after it was put.
+        self._entries: TTLCache[tuple, tuple[int, Any]] | None = (
+            TTLCache(max_entries, ttl, timer=clock) if ttl > 0 else None
+        )
 
     @staticmethod
     def key(
@@ -45,21 +46,14 @@ class AnonymousResults:
     def get(self, key: tuple) -> dict[str, Any] | orjson.Fragment | None:
         """The kept answer: a dict when it has errors (each request stamps its own id on
         them), else its JSON as a fragment."""
-        if self._ttl <= 0:
+        if self._entries is None or (entry := self._entries.get(key)) is None:
             return None
-        entry = self._entries.get(key)
-        if entry is None:
+        if entry[0] != self._generation():
+            self._entries.pop(key, None)
             return None
-        if self._clock() - entry[0] >= self._ttl or entry[1] != self._generation():
-            del self._entries[key]
-            return None
-        return entry[2]
+        return entry[1]
 
     def put(self, key: tuple, body: dict[str, Any]) -> None:
-        if self._ttl <= 0:
-            return
-        kept = body if "errors" in body else orjson.Fragment(orjson.dumps(body))
-        self._entries[key] = (self._clock(), self._generation(), kept)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        if self._entries is not None:
+            kept = body if "errors" in body else orjson.Fragment(orjson.dumps(body))
+            self._entries[key] = (self._generation(), kept)

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -50,7 +51,6 @@ from api.schema import codes
 from api.schema.auth import authenticate, connection_authorization
 from api.schema.context import Context
 from api.schema.extensions import INTERNAL_ERROR
-from api.services.lru import LRU
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -172,7 +172,7 @@ class GraphQLApp(GraphQL):
         self._ide_page = ide_page
         self._services_ref = services_ref
         self.persisted = persisted
-        self._get_cache: LRU[bytes, tuple[str | None, ...]] = LRU(1024)
+        self._get_cache: LRUCache[bytes, tuple[str | None, ...]] = LRUCache(1024)
         self._anonymous = anonymous
         self._metrics = metrics
         self._max_batch = max_batch
@@ -309,7 +309,7 @@ class GraphQLApp(GraphQL):
             qp = request.query_params
             params = tuple(qp.get(k) for k in ("query", "operationName", "variables", "extensions"))
             if len(raw) <= _GET_CACHE_MAX_LENGTH:
-                self._get_cache.put(raw, params)
+                self._get_cache[raw] = params
         return params
 
     @staticmethod

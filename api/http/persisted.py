@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import OrderedDict
 from pathlib import Path
+
+from cachetools import LRUCache
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -97,8 +98,7 @@ class PersistedQueries:
         only: bool = False,
     ) -> None:
         self._automatic = automatic and not only
-        self._cache: OrderedDict[str, str] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRUCache[str, str] = LRUCache(cache_size)
         self._manifest = manifest or {}
         self._only = only
 
@@ -127,18 +127,14 @@ class PersistedQueries:
             return query, (None if known or not self._automatic else digest)
         if digest in self._manifest:
             return self._manifest[digest], None
-        if digest in self._cache:
-            self._cache.move_to_end(digest)
-            return self._cache[digest], None
+        if (document := self._cache.get(digest)) is not None:
+            return document, None
         if not self._automatic and not self._manifest:
             raise not_supported()
         raise not_found()
 
     def remember(self, digest: str, query: str) -> None:
         self._cache[digest] = query
-        self._cache.move_to_end(digest)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     @staticmethod
     def _parse(persisted: object) -> str:

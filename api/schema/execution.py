@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
+from cachetools import LRUCache
 from graphql import (
     ExecutionResult,
     FragmentSpreadNode,
@@ -46,8 +47,6 @@ from graphql.execution.collect_fields import FragmentDetails
 from graphql.pyutils import is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import get_strawberry_type_cast
-
-from api.services.lru import LRU
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,7 +147,7 @@ _MISSING = object()
 #: Shapes of selections without directives, by schema and by (type, ids of the field nodes):
 #: the parsed document is cached, so the same query brings the same nodes back. An entry
 #: keeps its nodes, so their ids are not reused while it lives.
-_SHAPES: WeakKeyDictionary[GraphQLSchema, LRU[tuple, tuple[tuple, _Shape | None]]] = (
+_SHAPES: WeakKeyDictionary[GraphQLSchema, LRUCache[tuple, tuple[tuple, _Shape | None]]] = (
     WeakKeyDictionary()
 )
 
@@ -157,7 +156,7 @@ _SHAPES: WeakKeyDictionary[GraphQLSchema, LRU[tuple, tuple[tuple, _Shape | None]
 #: completed forms of such objects, by (shape, object): each entry keeps both alive, so
 #: their ids are not reused while it lives.
 _IMMUTABLE: set[type] = set()
-_COMPLETED: LRU[tuple[int, int], tuple[_Shape, Any, dict[str, Any]]] = LRU(1024)
+_COMPLETED: LRUCache[tuple[int, int], tuple[_Shape, Any, dict[str, Any]]] = LRUCache(1024)
 
 
 def immutable(cls: type[T]) -> type[T]:
@@ -178,7 +177,7 @@ def _complete_kept(shape: _Shape, value: Any) -> dict[str, Any]:
     if known is not None and known[0] is shape and known[1] is value:
         return known[2]
     done = _complete(shape, value)
-    _COMPLETED.put(key, (shape, value, done))
+    _COMPLETED[key] = (shape, value, done)
     return done
 
 
@@ -284,7 +283,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans = plans
         shapes = _SHAPES.get(self.schema)
         if shapes is None:
-            shapes = _SHAPES[self.schema] = LRU(1024)
+            shapes = _SHAPES[self.schema] = LRUCache(1024)
         self._shapes = shapes
         self._request_shapes: dict[tuple, tuple[Any, _Shape | None]] = {}
         manager = self.middleware_manager  # Strawberry passes one, empty without middleware
@@ -357,7 +356,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             # @skip or @include: good for this request's variables only
             return self._build(return_type, field_details_list)
         shape = self._build(return_type, field_details_list)
-        self._shapes.put(key, (nodes, shape))
+        self._shapes[key] = (nodes, shape)
         return shape
 
     def _build(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Shape | None:

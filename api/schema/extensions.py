@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cachetools import LRUCache
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse, validate
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
@@ -16,7 +17,6 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from api.schema.codes import MASKED_MESSAGE
 from api.schema.limits import DocumentLimits
 from api.services.errors import DomainError
-from api.services.lru import LRU
 
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -91,8 +91,8 @@ class Documents:
     ) -> None:
         self.hide_suggestions = hide_suggestions
         self.limits = limits or DocumentLimits()
-        self._parsed: LRU[str, DocumentNode] = LRU(size)
-        self._checked: LRU[int, tuple[DocumentNode, list[GraphQLError]]] = LRU(size)
+        self._parsed: LRUCache[str, DocumentNode] = LRUCache(size)
+        self._checked: LRUCache[int, tuple[DocumentNode, list[GraphQLError]]] = LRUCache(size)
 
     def parse(self, query: str, options: dict) -> DocumentNode | None:
         """The document of ``query``; None for a syntax error, or more tokens than
@@ -103,7 +103,7 @@ class Documents:
                 parsed = parse(query, **options)
             except GraphQLSyntaxError:
                 return None
-            document = self._parsed.put(query, parsed)
+            self._parsed[query] = document = parsed
         return document
 
     def validate(self, schema, document: DocumentNode, rules) -> list[GraphQLError]:
@@ -123,7 +123,7 @@ class Documents:
                     hide_suggestions=self.hide_suggestions,
                 )
             ]
-            known = self._checked.put(id(document), (document, errors))
+            self._checked[id(document)] = known = (document, errors)
         return known[1]
 
 

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from cachetools import LRUCache
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -27,7 +28,6 @@ from api.schema.scalars import Decimal
 from api.services.accounts import Account
 from api.services.banks import OfferView, RepaymentOptionView
 from api.services.errors import DomainError
-from api.services.lru import LRU
 from providers import CardKind
 
 
@@ -49,9 +49,9 @@ class RepaymentType(Enum):
     "highest rate, not only the one at a large amount (2022 credit-card notice)."
 )
 class AprRange:
-    lowest: Decimal = strawberry.field(description="The lowest APR in percent (\"13.03\").")
+    lowest: Decimal = strawberry.field(description='The lowest APR in percent ("13.03").')
     lowest_at: Money = strawberry.field(description="The amount the lowest APR applies to.")
-    highest: Decimal = strawberry.field(description="The highest APR in percent (\"139.92\").")
+    highest: Decimal = strawberry.field(description='The highest APR in percent ("139.92").')
     highest_at: Money = strawberry.field(
         description="The amount the highest APR applies to (usually the smallest allowed)."
     )
@@ -136,7 +136,7 @@ class CashAdvanceOffer:
         if made is not None and made[0] is view.options:
             return made[1]
         rendered = cls._render(view)
-        _RENDERED.put(key, (view.options, rendered))  # keeps the options: the id stays theirs
+        _RENDERED[key] = (view.options, rendered)  # keeps the options: the id stays theirs
         return rendered
 
     @classmethod
@@ -156,12 +156,16 @@ class CashAdvanceOffer:
         )
 
 
-_RENDERED: LRU[tuple, tuple[tuple[RepaymentOptionView, ...], CashAdvanceOffer]] = LRU(1024)
+_RENDERED: LRUCache[tuple, tuple[tuple[RepaymentOptionView, ...], CashAdvanceOffer]] = LRUCache(
+    1024
+)
 
 # A bank prices every customer alike and the service computes each bank's options once a day
 # (the same tuple each time): their GraphQL objects are made once per tuple too. They are
 # never changed after, so every page may share them.
-_OPTIONS: LRU[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = LRU(256)
+_OPTIONS: LRUCache[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = (
+    LRUCache(256)
+)
 
 
 def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, ...]:
@@ -193,8 +197,9 @@ def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, .
             )
         )
     # The entry holds ``views`` itself, so its id cannot be reused by another tuple.
-    made = _OPTIONS.put(id(views), (views, tuple(options)))
-    return made[1]
+    made = tuple(options)
+    _OPTIONS[id(views)] = (views, made)
+    return made
 
 
 OfferResult = Annotated[

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cachetools import LRUCache
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from api.services.catalog import Channel
 from api.services.ids import new_id
-from api.services.lru import LRU
 from db.engine import Database
 from db.models import User
 from db.types import utcnow
@@ -41,7 +41,7 @@ class Accounts:
 
     def __init__(self, db: Database, *, cache_size: int = 50_000) -> None:
         self._db = db
-        self._cache: LRU[str, Account] = LRU(cache_size)
+        self._cache: LRUCache[str, Account] = LRUCache(cache_size)
 
     async def sign_in(
         self, channel: Channel, channel_user_id: str, union_id: str | None, *, is_sandbox: bool
@@ -88,4 +88,5 @@ class Accounts:
             user = await session.get(User, user_id)
         if user is None:
             return None
-        return self._cache.put(user_id, _account(user))
+        self._cache[user_id] = account = _account(user)
+        return account

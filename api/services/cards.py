@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cachetools import LRUCache
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
@@ -21,7 +22,6 @@ from api.services.accounts import Account
 from api.services.catalog import Catalog
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
-from api.services.lru import LRU
 from db.engine import Database
 from db.models import Card
 from db.types import utcnow
@@ -99,9 +99,9 @@ class Cards:
         self._refresh = timedelta(seconds=refresh_seconds)
         self._inflight: dict[tuple[str, str], asyncio.Future] = {}
         # Who owns a card, its kind and its bank token never change: owned() reads them here.
-        self._known: LRU[str, CardView] = LRU(50_000)
+        self._known: LRUCache[str, CardView] = LRUCache(50_000)
         # user id → (reuse until, on the monotonic clock; the user's cards)
-        self._lists: LRU[str, tuple[float, tuple[CardView, ...]]] = LRU(10_000)
+        self._lists: LRUCache[str, tuple[float, tuple[CardView, ...]]] = LRUCache(10_000)
         self._loading: dict[str, asyncio.Future] = {}
 
     async def list(self, account: Account, kind: CardKind) -> list[CardView]:
@@ -146,7 +146,7 @@ class Cards:
                 await asyncio.gather(*(self._sync_once(account, code) for code in stale))
                 cards, seen = await self._read_all(account.id)
             reuse = min(self._refresh.total_seconds(), _LIST_REUSE_SECONDS)
-            self._lists.put(account.id, (time.monotonic() + reuse, cards))
+            self._lists[account.id] = (time.monotonic() + reuse, cards)
             return cards
         finally:
             self._loading.pop(account.id, None)
@@ -168,7 +168,7 @@ class Cards:
                 seen[card.provider_code] = card.last_seen_at
         views = tuple(_view(c) for c in rows)
         for view in views:  # the card a user picks next is one of these: owned() needs no read
-            self._known.put(view.id, view)
+            self._known[view.id] = view
         return views, seen
 
     async def _stale_banks(self, account: Account, seen: dict[str, datetime]) -> list[str]:
@@ -207,7 +207,7 @@ class Cards:
             async with self._db.read() as session:
                 card = await session.get(Card, card_id)
             if card is not None:
-                view = self._known.put(card_id, _view(card))
+                self._known[card_id] = view = _view(card)
         if view is None or view.user_id != account.id or view.kind is not kind:
             reason = "credit" if kind is CardKind.CREDIT else "debit"
             raise DomainError(ErrorCode.CARD_NOT_FOUND, reason, field="cardId")
@@ -295,13 +295,13 @@ class Cards:
                             existing.last_seen_at = now
                             if existing.last4 != info.last4:  # a reissued card
                                 existing.last4 = info.last4
-                                self._known.discard(existing.id)
+                                self._known.pop(existing.id, None)
                         if existing is not None and info.kind is CardKind.DEBIT:
                             refused = _refusals(existing.payout_refused_by, bank_code, info)
                             if refused != existing.payout_refused_by:
                                 existing.payout_refused_by = refused
-                                self._known.discard(existing.id)
-                self._lists.discard(account.id)
+                                self._known.pop(existing.id, None)
+                self._lists.pop(account.id, None)
                 return
             except IntegrityError:
                 # Another request recorded the same card at the same moment; the second

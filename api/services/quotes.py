@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
+from cachetools import LRUCache
 from sqlalchemy import Row, bindparam, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
@@ -27,7 +28,6 @@ from api.services.disclosure import (
 )
 from api.services.errors import DomainError, ErrorCode
 from api.services.ids import is_id, new_id
-from api.services.lru import LRU
 from api.services.pricing import (
     APR_METHOD,
     MAX_TENOR_MONTHS,
@@ -238,7 +238,7 @@ class Quotes:
         self._ttl = ttl
         # Quotes never change once written. A quote is used minutes after it is made, if at
         # all, and holds a schedule and a disclosure text (about 4 KB): keep the recent ones.
-        self._recent: LRU[str, QuoteView] = LRU(1_000)
+        self._recent: LRUCache[str, QuoteView] = LRUCache(1_000)
 
     async def create(
         self,
@@ -351,7 +351,8 @@ class Quotes:
         # statement itself, and nothing here needs it.
         async with self._db.write_core() as connection:
             await connection.execute(_INSERT, values)
-        return self._recent.put(values["id"], quote_view(SimpleNamespace(**values)))
+        self._recent[values["id"]] = quote = quote_view(SimpleNamespace(**values))
+        return quote
 
     async def get(self, account: Account, quote_id: str) -> QuoteView:
         """The viewer's quote, or QUOTE_NOT_FOUND (someone else's included)."""
@@ -360,7 +361,9 @@ class Quotes:
             if quote is None:
                 async with self._db.read_core() as connection:
                     row = (await connection.execute(_BY_ID, {"id": quote_id})).first()
-                quote = self._recent.put(quote_id, quote_view(row)) if row else None
+                quote = quote_view(row) if row else None
+                if quote is not None:
+                    self._recent[quote_id] = quote
             if quote is not None and quote.user_id == account.id:
                 return quote
         raise DomainError(ErrorCode.QUOTE_NOT_FOUND, field="quoteId")

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cachetools import LRUCache
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.services.ids import new_id
-from api.services.lru import LRU
 from db.engine import Database
 from db.models import RevokedSession, User
 from db.types import utcnow
@@ -79,7 +79,7 @@ class SessionTokens:
             raise ValueError("a session signing key needs at least 32 bytes")
         self._key = key
         self._ttl = ttl
-        self._checked = LRU[str, SessionClaims](CHECKED_TOKENS)
+        self._checked: LRUCache[str, SessionClaims] = LRUCache(CHECKED_TOKENS)
 
     def issue(
         self, user_id: str, channel: str, *, generation: int = 0, now: datetime | None = None
@@ -103,9 +103,10 @@ class SessionTokens:
             raise InvalidSession("malformed token")
         claims = self._checked.get(token)
         if claims is None:
-            return self._checked.put(token, self._decode(token))
+            self._checked[token] = claims = self._decode(token)
+            return claims
         if claims.expires_at.timestamp() <= time.time():  # as PyJWT judges exp, no leeway
-            self._checked.discard(token)
+            self._checked.pop(token, None)
             raise InvalidSession("session expired", "EXPIRED")
         return claims
 
@@ -172,8 +173,8 @@ class Sessions:
         self.staleness = staleness
         self._clock = clock
         #: session id -> (revoked, when read); user id -> (generation, when read).
-        self._revoked = LRU[str, tuple[bool, float]](CHECKED_SESSIONS)
-        self._generations = LRU[str, tuple[int, float]](CHECKED_SESSIONS)
+        self._revoked: LRUCache[str, tuple[bool, float]] = LRUCache(CHECKED_SESSIONS)
+        self._generations: LRUCache[str, tuple[int, float]] = LRUCache(CHECKED_SESSIONS)
 
     async def check(self, claims: SessionClaims) -> None:
         """Nothing when the session is live; InvalidSession (REVOKED) when it has ended."""
@@ -197,8 +198,8 @@ class Sessions:
         ):
             # Timed from before the read: what it returns was true at least since then.
             is_revoked, current = await self._read(claims)
-            self._revoked.put(claims.session_id, (is_revoked, now))
-            self._generations.put(claims.user_id, (current, now))
+            self._revoked[claims.session_id] = (is_revoked, now)
+            self._generations[claims.user_id] = (current, now)
             return is_revoked or claims.generation < current
         return False
 
@@ -231,7 +232,7 @@ class Sessions:
         async with self._db.write_core() as connection:
             await connection.execute(delete(RevokedSession).where(RevokedSession.expires_at <= now))
             inserted = (await connection.execute(statement)).rowcount
-        self._revoked.put(claims.session_id, (True, self._clock()))
+        self._revoked[claims.session_id] = (True, self._clock())
         return bool(inserted)
 
     async def logout_everywhere(self, claims: SessionClaims) -> bool:
@@ -250,7 +251,7 @@ class Sessions:
             raised = (await connection.execute(statement)).scalar()
         if raised is None:
             # Another request raised the generation past this token's since it was read.
-            self._generations.discard(claims.user_id)
+            self._generations.pop(claims.user_id, None)
             return False
-        self._generations.put(claims.user_id, (int(raised), self._clock()))
+        self._generations[claims.user_id] = (int(raised), self._clock())
         return True
