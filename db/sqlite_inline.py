@@ -29,14 +29,6 @@ The loop must never block:
 
 What remains on the loop is SQLite's own work: a statement holds the loop while it runs, so
 this suits short statements (small write transactions, reads by an index), not long scans.
-
-**Prepared statements.** An INSERT or UPDATE marked with :func:`prepared` (the few on the
-withdrawal's and the quote's write path) is compiled by SQLAlchemy once per set of parameter
-names, and each execution then applies the compiled statement's own bind processors and hands
-the SQL straight to the driver's cursor, past SQLAlchemy's execution context and result set-up.
-What is written is what SQLAlchemy would write (same SQL, same processors; a test compares the
-two); a statement that needs SQLAlchemy at execution (Python-side defaults, RETURNING,
-expanding parameters) is run by SQLAlchemy as before. On PostgreSQL the mark is ignored.
 """
 
 from __future__ import annotations
@@ -54,7 +46,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
 #: Pauses between attempts while another connection holds the lock: the first one short, as
@@ -67,18 +58,6 @@ CHECKPOINT_EVERY = 200
 log = logging.getLogger("cardcash.db")
 
 T = TypeVar("T")
-D = TypeVar("D", bound=UpdateBase)
-
-#: The execution option :func:`prepared` sets.
-PREPARED = "cardcash_prepared"
-
-
-def prepared(statement: D) -> D:
-    """``statement`` (an INSERT or UPDATE without RETURNING), marked to run as a prepared
-    driver statement on SQLite's inline connections (see the module's notes). Mark statements
-    built once, at import: each distinct statement object is compiled and kept."""
-    return statement.execution_options(**{PREPARED: True})
-
 
 def is_busy(error: BaseException) -> bool:
     """Whether ``error`` (or the driver error SQLAlchemy wrapped in it) is SQLITE_BUSY."""
@@ -278,71 +257,12 @@ class InlineConnection:
         self._retry = retry
 
     async def execute(self, statement, parameters=None, **kwargs):
-        if (
-            type(parameters) is dict
-            and not kwargs
-            and statement.get_execution_options().get(PREPARED)
-            and (compiled := _compiled(self.sync_connection, statement, parameters))
-        ):
-            return await _call(self._retry, compiled.run, self.sync_connection, parameters)
         call = self.sync_connection.execute
         return await _call(self._retry, call, statement, parameters, **kwargs)
 
     async def exec_driver_sql(self, statement: str, parameters=None, **kwargs):
         call = self.sync_connection.exec_driver_sql
         return await _call(self._retry, call, statement, parameters, **kwargs)
-
-
-class _Prepared:
-    """One statement compiled for one set of parameter names, run on the driver's cursor."""
-
-    __slots__ = ("compiled", "names", "processors", "sql")
-
-    def __init__(self, compiled) -> None:
-        self.compiled = compiled
-        self.sql: str = compiled.string
-        self.names: tuple[str, ...] = tuple(compiled.positiontup)
-        self.processors = compiled._bind_processors
-
-    def run(self, connection: Connection, parameters: dict) -> sqlite3.Cursor:
-        """Run on ``connection``; the driver's cursor answers, with the ``rowcount``."""
-        values = self.compiled.construct_params(parameters)  # raises for a missing one
-        processors = self.processors
-        args = tuple(
-            processors[name](values[name]) if name in processors else values[name]
-            for name in self.names
-        )
-        try:
-            return connection.connection.driver_connection.execute(self.sql, args)
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from None
-
-
-#: Prepared statements by (statement, parameter names); None: SQLAlchemy runs that one.
-_PREPARED: dict[tuple[Any, tuple[str, ...]], _Prepared | None] = {}
-#: More than this many means statements are being marked per call: SQLAlchemy, whose cache
-#: knows statements by their structure, runs the ones that come after.
-MAX_PREPARED = 256
-
-
-def _compiled(connection: Connection, statement, parameters: dict) -> _Prepared | None:
-    key = (statement, tuple(parameters))
-    try:
-        return _PREPARED[key]
-    except KeyError:
-        if len(_PREPARED) >= MAX_PREPARED:
-            return None
-    compiled = statement.compile(dialect=connection.dialect, column_keys=sorted(parameters))
-    plain = not (
-        compiled.insert_prefetch  # Python-side defaults SQLAlchemy fills in at execution
-        or compiled.update_prefetch
-        or compiled.returning
-        or compiled.post_compile_params
-        or compiled.literal_execute_params
-        or compiled.positiontup is None
-    )
-    _PREPARED[key] = _Prepared(compiled) if plain else None
-    return _PREPARED[key]
 
 
 class InlineSession:

@@ -40,7 +40,6 @@ from api.services.pricing import (
 )
 from db.engine import Database
 from db.models import Quote
-from db.sqlite_inline import prepared
 from db.types import utcnow
 from providers import (
     CardKind,
@@ -109,7 +108,7 @@ def _schedule_from(text: str) -> tuple[ScheduledPayment, ...]:
     )
 
 
-_INSERT = prepared(insert(Quote.__table__))
+_INSERT = insert(Quote.__table__)
 _BY_ID = core_select(Quote.__table__).where(Quote.__table__.c.id == bindparam("id"))
 
 

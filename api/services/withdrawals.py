@@ -43,7 +43,6 @@ from api.services.lifecycle import Source, Status, can_move
 from api.services.quotes import Quotes, QuoteView
 from db.engine import Database
 from db.models import Card, Quote, User, Withdrawal, WithdrawalEvent
-from db.sqlite_inline import prepared
 from db.types import UTCDateTime, utcnow
 from providers import (
     CardKind,
@@ -157,14 +156,13 @@ class Page:
 # what was just written as a SimpleNamespace of its values.
 _WITHDRAWALS = Withdrawal.__table__
 _EVENTS = WithdrawalEvent.__table__
-_INSERT_WITHDRAWAL = prepared(insert(_WITHDRAWALS))
-_INSERT_EVENT = prepared(insert(_EVENTS))
+_INSERT_WITHDRAWAL = insert(_WITHDRAWALS)
+_INSERT_EVENT = insert(_EVENTS)
 _BY_ID = core_select(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 # SET takes the columns of the parameters given: one statement for every set of changes.
-_UPDATE = update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("withdrawal_key"))
-_UPDATE_BY_ID = prepared(_UPDATE)
-_UPDATE_IF_STATUS = prepared(_UPDATE.where(_WITHDRAWALS.c.status == bindparam("expected_status")))
+_UPDATE_BY_ID = update(_WITHDRAWALS).where(_WITHDRAWALS.c.id == bindparam("withdrawal_key"))
+_UPDATE_IF_STATUS = _UPDATE_BY_ID.where(_WITHDRAWALS.c.status == bindparam("expected_status"))
 
 
 def _event(
