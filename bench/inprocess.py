@@ -67,9 +67,19 @@ async def rate(concurrency: int, jobs: list) -> float:
     return len(jobs) / (time.perf_counter() - started)
 
 
-def bench_settings(url: str, workdir: Path, catalog_file: Path | None = None) -> Settings:
-    """Production-like settings for an app driven in process: no latency, no rate limits."""
+def bench_settings(
+    url: str, workdir: Path, catalog_file: Path | None = None, wechat: str | None = None
+) -> Settings:
+    """Production-like settings for an app driven in process: no latency, no rate limits;
+    users sign in through the WeChat adapter, against the stand-in at ``wechat`` (started
+    here when not given)."""
+    from bench import wechat as stand_in
+    from bench.servers import wechat_url
+
     return Settings(
+        wechat_app_id=stand_in.APP_ID,
+        wechat_app_secret=stand_in.APP_SECRET,
+        wechat_api_url=wechat or wechat_url(),
         database_url=url,
         data_dir=workdir / "data",
         log_level="WARNING",

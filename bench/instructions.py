@@ -38,6 +38,7 @@ from api.app import create_app
 from api.services.catalog import seed_catalog
 from bench import client
 from bench.inprocess import bench_settings
+from bench.servers import wechat_url
 from db.migrate import upgrade
 
 SCENARIOS = ("catalog", "offers", "quote", "create")
@@ -52,12 +53,12 @@ def _counting(on: bool) -> None:
     )
 
 
-async def _inner(scenario: str, n: int, workdir: Path) -> None:
+async def _inner(scenario: str, n: int, workdir: Path, wechat: str) -> None:
     """Runs under callgrind: set up, warm up, then count ``n`` requests."""
     url = f"sqlite+aiosqlite:///{workdir / 'cardcash.db'}"
     await upgrade(url)
     catalog = SIX_LIVE if scenario == "offers" else None
-    app = create_app(bench_settings(url, workdir, catalog_file=catalog))
+    app = create_app(bench_settings(url, workdir, catalog_file=catalog, wechat=wechat))
     async with app.router.lifespan_context(app):
         await seed_catalog(app.state.services.db, catalog)
         async with client.Api("http://bench", httpx.ASGITransport(app=app)) as api:
@@ -122,6 +123,9 @@ def _count(scenario: str, n: int) -> int:
                 str(n),
                 "--workdir",
                 str(workdir),
+                # The WeChat stand-in runs outside valgrind, started once for every scenario.
+                "--wechat",
+                wechat_url(),
             ],
             capture_output=True,
             text=True,
@@ -141,11 +145,12 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--inner", choices=SCENARIOS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--wechat", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
         import uvloop
 
-        uvloop.run(_inner(args.inner, args.n, args.workdir))
+        uvloop.run(_inner(args.inner, args.n, args.workdir, args.wechat))
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("needs valgrind (apt-get install valgrind)")
