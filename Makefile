@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # them the server still runs and /graphql says how to install them.
 ASSETS := api/static/vendor/.verified
 
-.PHONY: install run test schema sdk-reference api-docs bench lint clean
+.PHONY: install run test schema sdk-reference api-docs settings-docs bench lint clean
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ sdk-reference: install
 # answers written in (a test fails when they differ from what the server answers now).
 api-docs: install
 	$(BIN)/python -m tests.docs.api_reference
+
+# README.md's table of settings, from api/settings.py (a test fails when it is out of date).
+settings-docs: install
+	$(BIN)/python -m api.settings
 
 # `make bench` runs every figure; `make bench BENCH=1,3` picks figures. Load comes from wrk
 # (installed from Debian's packages when missing and root) or else a Python load generator.
