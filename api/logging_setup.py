@@ -8,9 +8,10 @@ Two filters sit on the handler, so every record passes them whichever logger wro
 
 - :class:`RequestContextFilter` adds ``request_id`` (and ``user_id`` once known) from the
   request being served;
-- :class:`RedactFilter` removes card numbers, bearer and JWT tokens, session keys, login codes
-  and verification codes from the message, the exception text and any extra field. The code
-  takes care not to log such things; the filter is the guarantee when someone forgets.
+- :class:`RedactFilter` removes card numbers, bearer and JWT tokens, session keys, login codes,
+  verification codes and URL query strings from the message, the exception text and any extra
+  field, with the one redactor :func:`providers.scrub.redact`. The code takes care not to log
+  such things; the filter is the guarantee when someone forgets.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import collections
 import logging
 import logging.config
-import re
 import threading
 import time
 import traceback
@@ -28,37 +28,12 @@ from typing import Any
 
 import orjson
 
+from providers.scrub import may_hold_secrets, redact
+
 #: The id of the request being served (set by the request middleware).
 request_id_var: ContextVar[str | None] = ContextVar("cardcash_request_id", default=None)
 #: The signed-in user of the request being served, once known.
 user_id_var: ContextVar[str | None] = ContextVar("cardcash_user_id", default=None)
-
-REDACTED = "[REDACTED]"
-
-# 13-19 digits, optionally grouped by spaces or dashes: every card number length.
-_CARD = re.compile(r"(?<![\w.])(?:\d[ -]?){12,18}\d(?![\w])")
-_BEARER = re.compile(r"(?i)\bbearer\s+(?!\[REDACTED\])[^\s\"',;]+")
-_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
-# key=value / "key": "value" pairs whose value is a secret whatever it looks like.
-_SECRET_PAIR = re.compile(
-    r"(?i)([\"']?\b(?:session_?key|access_?token|refresh_?token|app_?secret|secret_?key|secret|"
-    r"password|passwd|token|private_?key|sign|signature|js_?code|auth_?code|verification_?code|"
-    r"sms_?code|otp|cvv2?|pin)\b[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;})\]]+)"
-)
-# A bare "code": login codes are long opaque strings; error codes (UPPER_SNAKE) stay readable.
-_CODE_PAIR = re.compile(
-    r"(?i)([\"']?\b(?:code)\b[\"']?\s*[:=]\s*[\"']?)(?![A-Z][A-Z0-9_]*\b)([^\"'&\s,;})\]]{4,})"
-)
-# Digits near a word that says they are a one-time code.
-_VERIFICATION = re.compile(r"(?i)((?:verif\w*|otp|sms\w*|验证码|passcode)[^\d]{1,30}?)(\d{4,8})\b")
-
-
-# What every pattern above needs at least: a key-value separator (secret and code pairs), a
-# JWT's header, the word bearer, or four digits in a row with at most one space or dash
-# between each (card numbers, verification codes). Text without any of them is clean, and
-# most log text is: one scan instead of six.
-_MAYBE_SECRET = re.compile(r"[:=]|eyJ|(?i:bearer)|\d[ -]?\d[ -]?\d[ -]?\d")
-
 
 #: Whether a text is one :func:`redact` leaves as it is, for the few values access lines
 #: repeat (methods, routes, operation names, addresses): one dict lookup instead of a scan.
@@ -69,27 +44,11 @@ def _clean(text: str) -> bool:
     verdict = _VERDICTS.get(text)
     if verdict is None:
         if len(text) > 200:
-            return not _MAYBE_SECRET.search(text)
+            return not may_hold_secrets(text)
         if len(_VERDICTS) >= 4096:  # names clients choose: never more than this many kept
             _VERDICTS.clear()
-        verdict = _VERDICTS[text] = not _MAYBE_SECRET.search(text)
+        verdict = _VERDICTS[text] = not may_hold_secrets(text)
     return verdict
-
-
-def redact(text: str) -> str:
-    """``text`` with every secret-looking value replaced.
-
-    >>> redact("card 6225 8801 2345 6789 token=abc.def")
-    'card ****6789 token=[REDACTED]'
-    """
-    if not text or not _MAYBE_SECRET.search(text):
-        return text
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub("Bearer " + REDACTED, text)
-    text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _CODE_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _VERIFICATION.sub(lambda m: m.group(1) + REDACTED, text)
-    return _CARD.sub(lambda m: "****" + re.sub(r"\D", "", m.group(0))[-4:], text)
 
 
 # Attributes every LogRecord has; anything else was passed as ``extra``.

@@ -5,19 +5,20 @@ transport failures become :class:`ChannelLoginError`, so WeChat and Alipay behav
 
 It also keeps secrets out of logs. WeChat's ``jscode2session`` is a GET whose query string
 carries the app secret and the user's code, and httpx logs every request URL at INFO
-("HTTP Request: GET https://...?secret=..."). :func:`redact_http_client_logs` puts a filter on
-the HTTP client loggers that replaces every URL query string with ``[redacted]`` before any
-handler sees the record.
+("HTTP Request: GET https://...?secret=..."). :func:`redact_http_client_logs` puts the service's
+redacting filter on the HTTP client loggers, so every URL query string (and any other secret) is
+replaced before any handler sees the record, whatever handlers the process configured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 
 import httpx
+
+from api.logging_setup import RedactFilter
 
 from .base import ChannelErrorCode, ChannelLoginError
 
@@ -36,27 +37,14 @@ _HTTP_CLIENT_LOGGERS = (
     "httpcore.proxy",
     "httpcore.socks",
 )
-_URL_QUERY = re.compile(r"(?P<base>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
-
-
-class _RedactUrlQuery(logging.Filter):
-    """Rewrites a log record so that no URL in it keeps its query string."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = _URL_QUERY.sub(r"\g<base>?[redacted]", message)
-        if redacted != message:
-            record.msg = redacted
-            record.args = None
-        return True
 
 
 def redact_http_client_logs() -> None:
     """Install the query-string redaction filter on the HTTP client loggers (idempotent)."""
     for name in _HTTP_CLIENT_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(existing, _RedactUrlQuery) for existing in logger.filters):
-            logger.addFilter(_RedactUrlQuery())
+        if not any(isinstance(existing, RedactFilter) for existing in logger.filters):
+            logger.addFilter(RedactFilter())
 
 
 @dataclass(frozen=True, slots=True)
