@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -12,51 +11,17 @@ from strawberry.types import Info
 
 from api import messages
 from api.schema.auth import authenticate, request_authorization, require_account, unauthenticated
+from api.schema.cards import Card
 from api.schema.catalog import Channel
 from api.schema.errors import LoginError, RateLimitedError, ValidationError, error_member
+from api.schema.withdrawals import WithdrawalConnection, resolve_withdrawals
 from api.services import catalog as domain_catalog
 from api.services.accounts import Account
-from api.services.cards import CardView
 from api.services.channels import ChannelLoginError
 from api.services.errors import DomainError, ErrorCode
 from providers import CardKind as DomainCardKind
 
 log = logging.getLogger("cardcash.login")
-
-
-@strawberry.enum(description="Whether a card is a credit card or a debit card.")
-class CardKind(Enum):
-    CREDIT = strawberry.enum_value(
-        "CREDIT", description="A credit card: the source of a cash advance."
-    )
-    DEBIT = strawberry.enum_value("DEBIT", description="A debit card: where the money is paid out.")
-
-
-@strawberry.type(description="A card of the viewer's, as the bank reports it. Never a full number.")
-class Card:
-    id: strawberry.ID = strawberry.field(
-        description="Identifier to pass to quotes and withdrawals."
-    )
-    bank_code: str = strawberry.field(description="Code of the bank that issued the card.")
-    kind: CardKind = strawberry.field(description="Credit or debit.")
-    last4: str = strawberry.field(description="The last four digits.")
-    masked_number: str = strawberry.field(
-        description='The number masked for display: "**** **** **** 1234".'
-    )
-    product_name: str = strawberry.field(
-        description="The card product's name, when the bank gives one."
-    )
-
-    @classmethod
-    def from_view(cls, card: CardView) -> Card:
-        return cls(
-            id=strawberry.ID(card.id),
-            bank_code=card.issuer_code,
-            kind=CardKind(card.kind.value),
-            last4=card.last4,
-            masked_number=card.masked_number,
-            product_name=card.product_name,
-        )
 
 
 @strawberry.type(description="The signed-in user.")
@@ -88,9 +53,7 @@ class Viewer:
         after: Annotated[
             str | None, strawberry.argument(description="endCursor of the previous page.")
         ] = None,
-    ) -> Annotated["WithdrawalConnection", strawberry.lazy("api.schema.withdrawals")]:  # noqa: F821, UP037
-        from api.schema.withdrawals import resolve_withdrawals
-
+    ) -> WithdrawalConnection:
         return await resolve_withdrawals(info, self.account, first, after)
 
     @classmethod

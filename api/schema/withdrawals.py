@@ -15,8 +15,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from api import messages
-from api.schema.account import Card
 from api.schema.auth import require_account
+from api.schema.cards import Card
 from api.schema.catalog import Bank, bank_for
 from api.schema.errors import (
     AmountError,
