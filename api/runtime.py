@@ -21,6 +21,7 @@ from api.services.channels import (
     WeChatConfig,
 )
 from api.services.events import ChangeFeed, PostgresChangeFeed
+from api.services.exposure import Exposure, ExposurePolicy
 from api.services.limits import Limit, RateLimits
 from api.services.login import LoginService
 from api.services.operations import Operations
@@ -49,6 +50,7 @@ class Services:
     cards: Cards
     banks: Banks
     quotes: Quotes
+    exposure: Exposure
     withdrawals: Withdrawals
     feed: ChangeFeed
     status_sync: StatusSync
@@ -161,8 +163,16 @@ async def build_services(
     tokens = SessionTokens(settings.signing_key, timedelta(seconds=settings.session_ttl_seconds))
     accounts = Accounts(db)
     cards = Cards(db, registry, catalog, refresh_seconds=settings.cards_refresh_seconds)
-    banks = Banks(catalog, registry, cards)
-    quotes = Quotes(db, banks, cards, ttl=timedelta(seconds=settings.quote_ttl_seconds))
+    exposure = Exposure(
+        db,
+        ExposurePolicy(
+            person_daily_cap=settings.person_daily_cap, high_cost_apr=settings.high_cost_apr
+        ),
+    )
+    banks = Banks(catalog, registry, cards, high_cost=exposure.policy.high_cost)
+    quotes = Quotes(
+        db, banks, cards, ttl=timedelta(seconds=settings.quote_ttl_seconds), exposure=exposure
+    )
     feed = (
         ChangeFeed()
         if db.is_sqlite
@@ -177,7 +187,8 @@ async def build_services(
         cards,
         quotes,
         feed,
-        SyncPolicy(
+        exposure=exposure,
+        policy=SyncPolicy(
             first_delay=timedelta(seconds=settings.sync_first_delay_seconds),
             max_delay=timedelta(seconds=settings.sync_max_delay_seconds),
             verification_window=timedelta(seconds=settings.verification_window_seconds),
@@ -197,6 +208,7 @@ async def build_services(
         cards=cards,
         banks=banks,
         quotes=quotes,
+        exposure=exposure,
         withdrawals=withdrawals,
         feed=feed,
         status_sync=StatusSync(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -141,6 +142,19 @@ class Settings(BaseSettings):
     )
 
     quote_ttl_seconds: int = Field(600, ge=30, description="How long a quote can be accepted.")
+    person_daily_cap: Decimal = Field(
+        Decimal("20000.00"),
+        gt=0,
+        decimal_places=2,
+        description="CNY a person may draw a day across every bank and channel (China's day).",
+    )
+    high_cost_apr: Decimal = Field(
+        Decimal("36"),
+        ge=0,
+        decimal_places=2,
+        description="APR in percent above which an option and a quote carry the high-cost "
+        "warning.",
+    )
     sync_interval_seconds: float = Field(
         0.5, gt=0, description="Status sync: how often it looks for due work."
     )

@@ -88,18 +88,27 @@ class User(SQLModel, table=True):
     """A mini-program user, identified by (channel, channel user id).
 
     The same person on WeChat and on Alipay is two users: the channels give unrelated ids.
+    ``person_key`` links them where a channel tells who the person is (see
+    :func:`api.services.accounts.person_key`).
     """
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(_in("channel", CHANNELS), name="ck_users_channel"),
         UniqueConstraint("channel", "channel_user_id", name="uq_users_channel_user"),
+        Index("ix_users_person_key", "person_key"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
     channel: str = Field(max_length=8)
     channel_user_id: str = Field(max_length=128)
     union_id: str | None = Field(default=None, max_length=128)
+    person_key: str = Field(
+        default="",
+        sa_column=Column(String(160), nullable=False, server_default=""),
+        description="The person this user is, across channels: 'real-name:<digest>', "
+        "'wechat-union:<unionid>' or 'user:<id>'. The per-person daily cap counts by it.",
+    )
     is_sandbox: bool = False
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
@@ -193,6 +202,11 @@ class Quote(SQLModel, table=True):
     total_repayment: Decimal = Field(sa_column=Column(MoneyCents, nullable=False))
     apr: str = Field(max_length=16, description="Percentage with two decimals.")
     apr_method: str = Field(max_length=32)
+    high_cost: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+        description="The APR passed the high-cost threshold when quoted: the user was warned.",
+    )
     agreement_version: str = Field(max_length=64)
     disclosure_version: str = Field(max_length=96)
     disclosure_text: str = Field(sa_column=Column(Text, nullable=False))

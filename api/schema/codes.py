@@ -40,6 +40,8 @@ RETRY: dict[str, str] = {
     "AMOUNT_OUT_OF_RANGE": "With an amount from `minimum` to `maximum`.",
     "LIMIT_EXCEEDED": "With an amount up to `availableLimit`.",
     "DAILY_LIMIT_EXCEEDED": "With an amount up to `dailyRemaining`, or tomorrow.",
+    "PERSON_DAILY_CAP_EXCEEDED": "With an amount up to `personRemaining` (at any bank), or "
+    "tomorrow (China's day).",
     "UNSUPPORTED_TENOR": "With a repayment option the offer lists.",
     "QUOTE_NOT_FOUND": "With a new quote.",
     "QUOTE_EXPIRED": "With a new quote.",

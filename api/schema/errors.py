@@ -114,6 +114,11 @@ class ErrorCode(Enum):
     DAILY_LIMIT_EXCEEDED = strawberry.enum_value(
         "DAILY_LIMIT_EXCEEDED", description="The amount is above what is left of today's cap."
     )
+    PERSON_DAILY_CAP_EXCEEDED = strawberry.enum_value(
+        "PERSON_DAILY_CAP_EXCEEDED",
+        description="The amount is above what the person may still draw today across every "
+        "bank and channel (`personRemaining`).",
+    )
     UNSUPPORTED_TENOR = strawberry.enum_value(
         "UNSUPPORTED_TENOR",
         description="The bank does not offer this repayment type or number of periods.",
@@ -253,6 +258,10 @@ class AmountError(Error):
     daily_remaining: Money | None = strawberry.field(
         description="What is left of today's cap; null when not known."
     )
+    person_remaining: Money | None = strawberry.field(
+        description="PERSON_DAILY_CAP_EXCEEDED: what the person may still draw today across "
+        "every bank and channel (zero when nothing); null for other codes."
+    )
 
 
 @strawberry.type(
@@ -303,7 +312,13 @@ ERROR_TYPES: dict[str, type[Error]] = {
         ["CARD_NOT_FOUND", "CARD_NOT_OWNED", "CARD_NOT_ELIGIBLE", "CARD_BUSY"], CardError
     ),
     **dict.fromkeys(
-        ["AMOUNT_OUT_OF_RANGE", "LIMIT_EXCEEDED", "DAILY_LIMIT_EXCEEDED", "UNSUPPORTED_TENOR"],
+        [
+            "AMOUNT_OUT_OF_RANGE",
+            "LIMIT_EXCEEDED",
+            "DAILY_LIMIT_EXCEEDED",
+            "PERSON_DAILY_CAP_EXCEEDED",
+            "UNSUPPORTED_TENOR",
+        ],
         AmountError,
     ),
     **dict.fromkeys(
@@ -330,8 +345,9 @@ _DETAILS = {
     "maximum": "max_amount",
     "available_limit": "available_limit",
     "daily_remaining": "daily_remaining",
+    "person_remaining": "person_remaining",
 }
-_MONEY = ("minimum", "maximum", "available_limit", "daily_remaining")
+_MONEY = ("minimum", "maximum", "available_limit", "daily_remaining", "person_remaining")
 
 
 def error_member(error: DomainError, language: str = messages.DEFAULT_LANGUAGE) -> Error:

@@ -19,6 +19,7 @@ from graphql.utilities import value_from_ast
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from api import messages
 from api.schema.auth import viewer_account
 from api.schema.errors import BankError, CardError, error_member
 from api.schema.money import ZERO, Money
@@ -89,6 +90,26 @@ class RepaymentOption:
         description="SINGLE_MONTH: the one-off fee as a fraction of the amount (0.01)."
     )
     min_fee: Money | None = strawberry.field(description="SINGLE_MONTH: the minimum one-off fee.")
+    high_cost: bool = strawberry.field(
+        description="True when aprRange.highest passes the server's high-cost threshold "
+        "(36 % unless configured otherwise): show highCostWarning before the user accepts."
+    )
+
+    @strawberry.field(
+        description="highCost: the warning to show with this option, in the request's "
+        "language (it names the highest APR and the threshold); null otherwise."
+    )
+    def high_cost_warning(self, info: Info) -> str | None:
+        if not self.high_cost:
+            return None
+        return high_cost_warning(info, self.apr_range.highest)
+
+
+def high_cost_warning(info: Info, apr: object, key: str = "high_cost.warning") -> str:
+    """The high-cost warning for a rate of ``apr`` percent, in the request's language:
+    an option's (up to ``apr``) or, with ``key="disclosure.high_cost"``, a quote's."""
+    threshold = info.context.services.exposure.policy.high_cost_apr
+    return messages.text(key, info.context.language, apr=apr, threshold=threshold)
 
 
 @strawberry.type(description="What the bank offers the viewer on their credit card right now.")
@@ -107,6 +128,10 @@ class CashAdvanceOffer:
     )
     platform_fee: Money = strawberry.field(description="What cardcash charges: always zero.")
     arrival_description: str = strawberry.field(description="When the money usually arrives.")
+    high_cost: bool = strawberry.field(
+        description="True when any of repaymentOptions is highCost: warn before the user "
+        "picks an amount."
+    )
 
     @classmethod
     def of(cls, view: OfferView) -> CashAdvanceOffer:
@@ -122,6 +147,7 @@ class CashAdvanceOffer:
             repayment_options=_options(view.options),
             platform_fee=Money.cny(ZERO),
             arrival_description=offer.arrival_description,
+            high_cost=view.high_cost,
         )
 
 
@@ -148,6 +174,7 @@ def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, .
                 daily_interest_rate=sm.daily_interest_rate if sm else None,
                 fee_rate=sm.fee_rate if sm else None,
                 min_fee=Money.cny(sm.min_fee) if sm else None,
+                high_cost=o.high_cost,
             )
         )
     return tuple(options)

@@ -33,7 +33,7 @@ from api.schema.errors import (
     next_step,
 )
 from api.schema.money import ZERO, Money
-from api.schema.offers import RepaymentType
+from api.schema.offers import RepaymentType, high_cost_warning
 from api.schema.scalars import Decimal, UnparsableDecimal
 from api.services.accounts import Account
 from api.services.errors import DomainError, ErrorCode
@@ -173,12 +173,26 @@ class Quote:
         'gives the monthly IRR × 12. Quotes made before it: "IRR_SIMPLE".'
     )
     platform_fee: Money = strawberry.field(description="What cardcash charges: always zero.")
+    high_cost: bool = strawberry.field(
+        description="True when apr passed the server's high-cost threshold (36 % unless "
+        "configured otherwise) when quoted: show highCostWarning before the user accepts; "
+        "the disclosure carries it too."
+    )
     disclosure: Disclosure = strawberry.field(description="To read and accept before withdrawing.")
     data_sharing_consent: DataSharingConsent = strawberry.field(
         description="To read and agree to apart from the disclosure before withdrawing."
     )
     created_at: datetime = strawberry.field(description="When it was computed.")
     expires_at: datetime = strawberry.field(description="After this, ask for a new quote.")
+
+    @strawberry.field(
+        description="highCost: the warning to show before acceptance, in the request's "
+        "language (it names the APR and the threshold); null otherwise."
+    )
+    def high_cost_warning(self, info: Info) -> str | None:
+        if not self.high_cost:
+            return None
+        return high_cost_warning(info, self.apr, "disclosure.high_cost")
 
     @classmethod
     def of(cls, q: QuoteView) -> Quote:
@@ -206,6 +220,7 @@ class Quote:
             apr=q.apr,
             apr_method=q.apr_method,
             platform_fee=Money.cny(ZERO),
+            high_cost=q.high_cost,
             disclosure=Disclosure(
                 version=q.disclosure_version, text=q.disclosure_text, digest=q.disclosure_digest
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
@@ -96,6 +97,8 @@ class RepaymentOptionView:
     single_month: SingleMonthPricing | None = None
     installment: InstallmentPricing | None = None
     apr_method: str = APR_METHOD
+    high_cost: bool = False
+    """Whether the highest APR passes the high-cost threshold (see ``api.services.exposure``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,11 @@ class OfferView:
     credit_card_id: str
     offer: Offer
     options: tuple[RepaymentOptionView, ...]
+
+    @property
+    def high_cost(self) -> bool:
+        """Whether any way to repay is high-cost at some amount."""
+        return any(o.high_cost for o in self.options)
 
 
 #: Amounts between the two ends at which an option's APR is also computed (a bank's own
@@ -128,8 +136,15 @@ def candidate_amounts(
     return sorted(a for a in amounts if low <= a <= high)
 
 
+def _never(apr: Decimal) -> bool:
+    return False
+
+
 def repayment_options(
-    provider: GuardedProvider, offer: Offer, start: date
+    provider: GuardedProvider,
+    offer: Offer,
+    start: date,
+    high_cost: Callable[[Decimal], bool] = _never,
 ) -> tuple[RepaymentOptionView, ...]:
     """Each way to repay, priced by the bank's own pricing (``price_schedule``) like a quote:
     its APR at a representative amount (10,000 CNY, or the nearest amount allowed) and its
@@ -137,12 +152,13 @@ def repayment_options(
 
     The range is over the bank's bounds per withdrawal and per tenor, not over what is left
     of the holder's limits today: the rates of a product do not move with each withdrawal,
-    and the dearest amount, the smallest, is always within them.
+    and the dearest amount, the smallest, is always within them. ``high_cost`` says whether
+    an APR passes the high-cost threshold; an option is high-cost when its highest does.
     """
     if offer.min_amount <= 0 or offer.max_amount < offer.min_amount:
         return ()
     return _priced_options(
-        provider, _Pricing(offer), offer.min_amount, offer.max_amount, start
+        provider, _Pricing(offer), offer.min_amount, offer.max_amount, start, high_cost
     )
 
 
@@ -155,6 +171,7 @@ def _option(
     high: Decimal,
     start: date,
     *,
+    high_cost: Callable[[Decimal], bool],
     single_month: SingleMonthPricing | None = None,
     installment: InstallmentPricing | None = None,
 ) -> RepaymentOptionView | None:
@@ -182,12 +199,18 @@ def _option(
         max_amount=high,
         single_month=single_month,
         installment=installment,
+        high_cost=high_cost(highest[0]),
     )
 
 
 @functools.lru_cache(maxsize=1024)
 def _priced_options(
-    provider: GuardedProvider, priced: _Pricing, low: Decimal, high: Decimal, start: date
+    provider: GuardedProvider,
+    priced: _Pricing,
+    low: Decimal,
+    high: Decimal,
+    start: date,
+    high_cost: Callable[[Decimal], bool],
 ) -> tuple[RepaymentOptionView, ...]:
     # A bank prices every customer alike, so the same inputs recur on every offers page:
     # computing their IRRs once a day per bank is enough.
@@ -198,7 +221,7 @@ def _priced_options(
         if single_month is not None:
             option = _option(
                 provider, offer, RepaymentType.SINGLE_MONTH, 1, low, high, start,
-                single_month=single_month,
+                high_cost=high_cost, single_month=single_month,
             )
             options.append(option)
         for pricing in sorted(installments, key=lambda p: p.periods):
@@ -209,7 +232,7 @@ def _priced_options(
             options.append(
                 _option(
                     provider, offer, RepaymentType.INSTALLMENT, pricing.periods, tenor_low,
-                    tenor_high, start, installment=pricing,
+                    tenor_high, start, high_cost=high_cost, installment=pricing,
                 )
             )
     except ProviderError as error:
@@ -241,10 +264,18 @@ def today_in_china(now: datetime | None = None) -> date:
 
 
 class Banks:
-    def __init__(self, catalog: Catalog, registry: Registry, cards: Cards) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        registry: Registry,
+        cards: Cards,
+        *,
+        high_cost: Callable[[Decimal], bool] = _never,
+    ) -> None:
         self._catalog = catalog
         self._registry = registry
         self._cards = cards
+        self._high_cost = high_cost
 
     async def offer(
         self, account: Account, bank_code: str, cards: dict[str, CardView] | None = None
@@ -265,7 +296,7 @@ class Banks:
             offer = await provider.get_offer(account.customer, card.card_ref)
         except ProviderError as exc:
             raise bank_error(exc, bank_code) from None
-        options = repayment_options(provider, offer, today_in_china())
+        options = repayment_options(provider, offer, today_in_china(), self._high_cost)
         return OfferView(bank_code, card.id, offer, options)
 
     def unusable(self, listing: BankListing, account: Account | None) -> Unusable | None:

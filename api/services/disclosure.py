@@ -13,7 +13,7 @@ from api import messages
 from providers import RepaymentType
 
 #: Bumped whenever the template changes, so each accepted text can be traced.
-TEMPLATE_REVISION = "d2"
+TEMPLATE_REVISION = "d3"
 
 
 #: Bumped whenever the data-sharing consent's template changes.
@@ -61,14 +61,24 @@ def disclosure_text(
     total_fee: Decimal,
     total_repayment: Decimal,
     agreement_summary: str,
+    high_cost_above: Decimal | None = None,
     language: str = messages.DEFAULT_LANGUAGE,
 ) -> str:
+    """The disclosure's text. ``high_cost_above``: the high-cost threshold the APR passes,
+    when it does; the warning then follows the APR, before anything else."""
+
     def line(key: str, **params: object) -> str:
         return messages.text(f"disclosure.{key}", language, **params)
 
+    warning = (
+        [line("high_cost", apr=apr, threshold=high_cost_above)]
+        if high_cost_above is not None
+        else []
+    )
     return "\n".join(
         [
             line("apr", apr=apr),
+            *warning,
             line(
                 f"summary.{repayment_type.value}",
                 bank=bank_name,

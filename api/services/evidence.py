@@ -86,6 +86,7 @@ def evidence(
                 "start_date": quote.start_date.isoformat(),
                 "apr": str(quote.apr),
                 "apr_method": quote.apr_method,
+                "high_cost": quote.high_cost,
                 "platform_fee": "0.00",
                 "total_principal": str(quote.totals.principal),
                 "total_interest": str(quote.totals.interest),

@@ -41,6 +41,7 @@ class LoginService:
             identity.channel_user_id,
             identity.union_id,
             is_sandbox=code.startswith(SANDBOX_PREFIX),
+            real_name_id=identity.real_name_id,
         )
         token, expires_at = self._tokens.issue(account.id, channel.value, generation=generation)
         return SignedIn(token, expires_at, account)

@@ -27,6 +27,7 @@ from api.services.disclosure import (
     disclosure_version,
 )
 from api.services.errors import DomainError, ErrorCode
+from api.services.exposure import Exposure
 from api.services.ids import is_id, new_id
 from api.services.pricing import (
     APR_METHOD,
@@ -75,6 +76,8 @@ class QuoteView:
     totals: Totals
     apr: Decimal
     apr_method: str
+    high_cost: bool
+    """The APR passed the high-cost threshold when quoted (the disclosure warns of it)."""
     agreement_version: str
     disclosure_version: str
     disclosure_text: str
@@ -130,6 +133,7 @@ def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
         totals=totals(schedule),
         apr=Decimal(row.apr),
         apr_method=row.apr_method,
+        high_cost=bool(row.high_cost),
         agreement_version=row.agreement_version,
         disclosure_version=row.disclosure_version,
         disclosure_text=row.disclosure_text,
@@ -230,11 +234,20 @@ def check_tenor_amount(
 
 
 class Quotes:
-    def __init__(self, db: Database, banks: Banks, cards: Cards, *, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        banks: Banks,
+        cards: Cards,
+        *,
+        ttl: timedelta,
+        exposure: Exposure | None = None,
+    ) -> None:
         self._db = db
         self._banks = banks
         self._cards = cards
         self._ttl = ttl
+        self._exposure = exposure or Exposure(db)
         # Quotes never change once written. A quote is used minutes after it is made, if at
         # all, and holds a schedule and a disclosure text (about 4 KB): keep the recent ones.
         self._recent: LRUCache[str, QuoteView] = LRUCache(1_000)
@@ -283,6 +296,13 @@ class Quotes:
         if isinstance(offer, ProviderError):
             raise bank_error(offer, bank_code) from None
         check_offer_amount(offer, amount, bank_code)
+        # Within the bank's bounds; and within what the person may still draw today, at every
+        # bank and on every channel: no quote past it.
+        try:
+            await self._exposure.check(account.id, amount)
+        except DomainError as refusal:
+            refusal.details = offer_limits(offer) | refusal.details | {"bank_code": bank_code}
+            raise
         if isinstance(result, ProviderError):
             refusal = bank_error(result, bank_code)
             if refusal.code in AMOUNT_ERRORS:  # the bank's own reasons: the limits all the same
@@ -306,6 +326,8 @@ class Quotes:
                 bank_code=bank_code,
             )
         apr = apr_percent(amount, start, result.schedule)
+        policy = self._exposure.policy
+        high_cost = policy.high_cost(apr)
         sums = totals(presented(result.schedule))
         now = utcnow()
         values = dict(
@@ -324,6 +346,7 @@ class Quotes:
             total_repayment=sums.repayment,
             apr=str(apr),
             apr_method=APR_METHOD,
+            high_cost=high_cost,
             agreement_version=result.agreement_version[:64],
             disclosure_version=disclosure_version(result.agreement_version[:64]),
             disclosure_text=disclosure_text(
@@ -336,6 +359,7 @@ class Quotes:
                 total_fee=sums.fee,
                 total_repayment=sums.repayment,
                 agreement_summary=result.agreement_summary,
+                high_cost_above=policy.high_cost_apr if high_cost else None,
                 language=language,
             ),
             data_sharing_version=data_sharing_version(bank_code),

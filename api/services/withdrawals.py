@@ -38,6 +38,7 @@ from api.services.banks import Banks, bank_error
 from api.services.cards import Cards, CardView
 from api.services.errors import DomainError, ErrorCode
 from api.services.events import ChangeFeed
+from api.services.exposure import Exposure
 from api.services.ids import derived_id, is_id
 from api.services.lifecycle import Source, Status, can_move
 from api.services.quotes import Quotes, QuoteView
@@ -313,8 +314,11 @@ class Withdrawals:
         quotes: Quotes,
         feed: ChangeFeed,
         policy: SyncPolicy | None = None,
+        *,
+        exposure: Exposure | None = None,
     ) -> None:
         self._db = db
+        self._exposure = exposure or Exposure(db)
         self._registry = registry
         self._banks = banks
         self._cards = cards
@@ -459,11 +463,21 @@ class Withdrawals:
         )
         try:
             async with self._db.write_core() as connection:
+                # The person's other withdrawals today, at every bank and on every channel,
+                # counted under a lock on the person: two at once cannot share the room.
+                await self._exposure.check(
+                    account.id, quote.amount, connection=connection, except_id=withdrawal_id
+                )
                 await connection.execute(_INSERT_WITHDRAWAL, values)
                 await connection.execute(
                     _INSERT_EVENT,
                     _event(withdrawal_id, Status.PENDING, Source.USER, accepted, now),
                 )
+        except DomainError:
+            # Past the cap now: unless this is a retry of one that went through before.
+            if (existing := await self._load(withdrawal_id)) is not None:
+                return self._replay(existing, fingerprint)
+            raise
         except IntegrityError as exc:
             if (existing := await self._load(withdrawal_id)) is not None:
                 return self._replay(existing, fingerprint)

@@ -74,6 +74,7 @@ def test_identity_is_frozen_and_has_no_room_for_secrets() -> None:
         "channel",
         "channel_user_id",
         "union_id",
+        "real_name_id",  # an opaque digest of who the person is, never a certificate number
     ]
 
 

@@ -74,6 +74,7 @@ async def test_session_key_is_not_in_the_identity(
         "channel",
         "channel_user_id",
         "union_id",
+        "real_name_id",
     }
 
 

@@ -42,6 +42,11 @@ class ChannelIdentity:
     ``channel_user_id`` is WeChat's ``openid`` or Alipay's ``open_id`` (``user_id`` for older
     Alipay apps): stable per user and per app, so it is the key to store users under.
     ``union_id`` is WeChat's ``unionid`` when the app is bound to an Open Platform account.
+    ``real_name_id`` is the person the channel's real-name certification vouches for, as an
+    opaque digest that is the same for that person on every channel (never a certificate
+    number); None when the channel tells no such thing, as neither channel's code exchange
+    does today. The per-person daily cap links users by it (see
+    :func:`api.services.accounts.person_key`).
     This type deliberately has no field for ``session_key`` or access tokens.
 
     Example::
@@ -52,6 +57,7 @@ class ChannelIdentity:
     channel: Channel
     channel_user_id: str
     union_id: str | None = None
+    real_name_id: str | None = None
 
 
 class ChannelErrorCode(StrEnum):

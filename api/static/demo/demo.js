@@ -274,7 +274,8 @@ async function bankOffer(code) {
         o.aprRange.lowest !== o.aprRange.highest
           ? h("span", { class: "option-range" }, t("aprAt", aprText(o.aprRange.highest), money(o.aprRange.highestAt), aprText(o.aprRange.lowest), money(o.aprRange.lowestAt)))
           : null,
-        h("span", { class: "option-rate" }, rates.join(" · "))),
+        h("span", { class: "option-rate" }, rates.join(" · ")),
+        o.highCost ? h("span", { class: "warning small" }, o.highCostWarning) : null),
     );
   });
   const amount = h("input", {
@@ -344,7 +345,6 @@ async function shownDigest(document) {
 function quotePage() {
   const q = state.quote;
   if (!q) return go("#/banks");
-  const highCost = Number(q.apr) > 36;
   const rows = q.schedule.map((p) =>
     h("tr", {}, h("td", {}, String(p.period)), h("td", {}, day(p.dueDate)), h("td", {}, money(p.principal)),
       h("td", {}, money(p.interest)), h("td", {}, money(p.fee)), h("td", {}, h("strong", {}, money(p.total)))),
@@ -413,7 +413,7 @@ function quotePage() {
       h("span", { class: "apr-label" }, t("apr")),
       h("strong", { class: "apr-value", id: "quote-apr" }, aprText(q.apr)),
       h("span", { class: "muted small" }, t(`aprMethod_${q.aprMethod}`)),
-      highCost ? h("p", { class: "warning" }, t("highCost")) : null,
+      q.highCost ? h("p", { class: "warning", id: "high-cost" }, q.highCostWarning) : null,
       h("dl", { class: "facts" },
         fact(t("receive"), money(q.amount)),
         fact(`${t("repayment")}`, q.repaymentType === "SINGLE_MONTH" ? t("SINGLE_MONTH") : `${t("INSTALLMENT")} · ${t("periods", q.periods)}`),
