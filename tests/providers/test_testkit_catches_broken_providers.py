@@ -3,7 +3,8 @@
 A separate pytest run (pytester) plays a plugin author whose provider has many defects; the
 suite must fail exactly the tests about those defects and pass the rest. Then the example bank
 is run with one defect at a time, for each rule that only shows on some amounts, after a
-while, or in a callback.
+while, or in a callback, and for every other rule of the suite: each conformance test has a
+broken provider here that it must fail (a last test checks none is left without one).
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ EXAMPLE_PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "cardcash-e
 
 VARIANTS = textwrap.dedent(
     '''
+    import asyncio
     import sys
     import time
     from dataclasses import replace
@@ -478,6 +480,199 @@ VARIANTS = textwrap.dedent(
         @pytest.fixture
         def bank_channels(self):
             return ("WECHAT",)
+
+
+    # -- every other rule of the suite, one defect each ------------------------------------
+
+    class NewerSdkBank(example.ExampleBank):
+        sdk_supported = ">=1.2,<2"
+
+
+    class TestSdkRangeLeavesOutThisSdk(Variant):
+        bank_class = NewerSdkBank
+        SELECT = {"test_provider_declares_code_name_and_a_compatible_sdk",
+                  "test_health_is_reported"}
+
+
+    class BoolHealthBank(example.ExampleBank):
+        async def health(self):
+            return True
+
+
+    class TestHealthIsABool(Variant):
+        bank_class = BoolHealthBank
+        SELECT = {"test_health_is_reported", "test_cards_are_masked"}
+
+
+    class ShufflesCardsBank(example.ExampleBank):
+        calls = 0
+
+        async def list_cards(self, customer):
+            self.calls += 1
+            cards = await super().list_cards(customer)
+            return cards if self.calls % 2 else cards[::-1]
+
+
+    class TestCardsChangeOrder(Variant):
+        bank_class = ShufflesCardsBank
+        SELECT = {"test_cards_are_stable", "test_cards_are_masked"}
+
+
+    class UnknownCardDeclinedBank(example.ExampleBank):
+        def _own_credit_card(self, customer, card_ref):
+            if card_ref == "conformance-no-such-card":
+                raise ProviderError(E.DECLINED)
+            super()._own_credit_card(customer, card_ref)
+
+
+    class TestUnknownCardDeclined(Variant):
+        bank_class = UnknownCardDeclinedBank
+        SELECT = {"test_offer_for_an_unknown_card_is_refused",
+                  "test_offer_amounts_are_decimal_with_two_decimals"}
+
+
+    # The last payment's principal is a fen short of the amount.
+    class ShortPrincipalBank(example.ExampleBank):
+        async def quote(self, request):
+            quote = await super().quote(request)
+            last = quote.schedule[-1]
+            short = replace(last, principal=last.principal - Decimal("0.01"))
+            return replace(quote, schedule=(*quote.schedule[:-1], short))
+
+
+    class TestPrincipalsDoNotAddUp(Variant):
+        bank_class = ShortPrincipalBank
+        SELECT = {"test_quote_principals_add_up_for_every_tenor",
+                  "test_quote_refuses_a_tenor_not_offered"}
+
+
+    # Any number of installments is quoted as six.
+    class AnyTenorBank(example.ExampleBank):
+        async def quote(self, request):
+            if request.periods in (1, 3, 6):
+                return await super().quote(request)
+            return replace(await super().quote(replace(request, periods=6)),
+                           periods=request.periods)
+
+
+    class TestAnyTenor(Variant):
+        bank_class = AnyTenorBank
+        SELECT = {"test_quote_refuses_a_tenor_not_offered",
+                  "test_quote_principals_add_up_for_every_tenor"}
+
+
+    # Quotes below the minimum and above the maximum (it checks the range on submission only).
+    class QuotesAnyAmountBank(example.ExampleBank):
+        async def quote(self, request):
+            inside = min(max(request.amount, Decimal("100.00")), Decimal("5000.00"))
+            quote = await super().quote(replace(request, amount=inside))
+            return replace(quote, amount=request.amount)
+
+
+    class TestQuotesOutsideTheRange(Variant):
+        bank_class = QuotesAnyAmountBank
+        SELECT = {"test_amounts_outside_the_range_are_refused",
+                  "test_quote_principals_add_up_for_every_tenor"}
+
+
+    # Answers a submission in its own currency code.
+    class OwnCurrencyCodeBank(example.ExampleBank):
+        async def submit_withdrawal(self, request):
+            return replace(await super().submit_withdrawal(request), currency="RMB")
+
+
+    class TestAnswersInAnotherCurrency(Variant):
+        bank_class = OwnCurrencyCodeBank
+        SELECT = {"test_submission_answers_about_the_request"}
+
+
+    # A known request id answers the first withdrawal whatever the terms.
+    class IgnoresTermsOnReplayBank(example.ExampleBank):
+        async def submit_withdrawal(self, request):
+            if request.request_id in self._withdrawals:
+                return self._current(request.request_id)
+            return await super().submit_withdrawal(request)
+
+
+    class TestTermsIgnoredOnReplay(Variant):
+        bank_class = IgnoresTermsOnReplayBank
+        SELECT = {"test_a_reused_request_id_with_other_terms_is_refused",
+                  "test_submission_is_idempotent"}
+
+
+    # Another holder's debit card is reported as an unknown card.
+    class WrongHolderCodeBank(example.ExampleBank):
+        async def submit_withdrawal(self, request):
+            try:
+                return await super().submit_withdrawal(request)
+            except ProviderError as error:
+                if error.code is E.NOT_SAME_HOLDER:
+                    raise ProviderError(E.CARD_NOT_FOUND) from None
+                raise
+
+
+    class TestWrongHolderCode(Variant):
+        bank_class = WrongHolderCodeBank
+        SELECT = {"test_submission_refusals_use_the_right_codes",
+                  "test_same_holder_is_true_only_for_the_holders_own_debit_card"}
+
+
+    # A second confirmation (the first answer was lost) is refused once the payout started.
+    class ConfirmsOnceBank(example.ExampleBank):
+        async def confirm_withdrawal(self, request):
+            current = self._current(request.request_id)
+            if current.state is not S.VERIFICATION_REQUIRED:
+                raise ProviderError(E.INVALID_STATE, f"withdrawal is {current.state.value}")
+            return await super().confirm_withdrawal(request)
+
+
+    class TestConfirmNotRepeatable(Variant):
+        bank_class = ConfirmsOnceBank
+        SELECT = {"test_confirm_with_the_code_and_again_after_a_lost_answer",
+                  "test_a_wrong_code_is_refused_and_the_withdrawal_still_waits"}
+
+
+    # Cancelling a cancelled withdrawal again is refused (a lost answer cannot be asked again).
+    class CancelsOnceBank(example.ExampleBank):
+        async def cancel_withdrawal(self, request_id):
+            if self._current(request_id).state is S.CANCELLED:
+                raise ProviderError(E.INVALID_STATE, "already cancelled")
+            return await super().cancel_withdrawal(request_id)
+
+
+    class TestCancelNotRepeatable(Variant):
+        bank_class = CancelsOnceBank
+        SELECT = {"test_cancel_before_verification_is_final_and_idempotent",
+                  "test_a_cancelled_withdrawal_gives_its_amount_back"}
+
+
+    # Pushes its success, then a reversal of it once the success was taken.
+    class ReversesByCallbackBank(example.ExampleBank):
+        def __init__(self, context):
+            super().__init__(context)
+            send = self._sender.send
+            loop_of = asyncio.get_running_loop
+
+            def send_then_reverse(event):
+                task = send(event)
+                if event.state is S.SUCCEEDED:
+                    reversal = replace(event, state=S.FAILED, failure_reason="reversed")
+                    task.add_done_callback(lambda _: self._timers.append(
+                        loop_of().call_later(0.15, send, reversal)))
+                return task
+
+            self._sender.send = send_then_reverse
+
+
+    class TestCallbackReversesTheFinalState(Variant):
+        bank_class = ReversesByCallbackBank
+        push = True
+        SELECT = {"test_pushed_callbacks_agree_with_the_final_state_and_the_amount"}
+
+        @pytest.fixture
+        def bank_final_pause(self):
+            # Long enough for the reversal to arrive on a busy machine.
+            return 1.0
     '''
 ).replace("EXAMPLE_PACKAGE", repr(str(EXAMPLE_PACKAGE)))
 
@@ -560,6 +755,58 @@ VARIANT_FAILURES = {
         "test_same_holder_is_true_only_for_the_holders_own_debit_card": "must hold a credit card",
     },
     "TestServesTheOneChannelItIsListedOn": {},
+    "TestSdkRangeLeavesOutThisSdk": {
+        "test_provider_declares_code_name_and_a_compatible_sdk":
+            "supports provider SDK >=1.2,<2; this cardcash provides SDK",
+    },
+    "TestHealthIsABool": {
+        "test_health_is_reported": "health() returned True, not a Health",
+    },
+    "TestCardsChangeOrder": {
+        "test_cards_are_stable": "the same cards, in the same order, every time",
+    },
+    "TestUnknownCardDeclined": {
+        "test_offer_for_an_unknown_card_is_refused":
+            "get_offer(unknown card) raised DECLINED, expected CARD_NOT_FOUND",
+    },
+    "TestPrincipalsDoNotAddUp": {
+        "test_quote_principals_add_up_for_every_tenor":
+            "schedule principals do not add up to the amount",
+    },
+    "TestAnyTenor": {
+        "test_quote_refuses_a_tenor_not_offered": "quote(7 periods) returned",
+    },
+    "TestQuotesOutsideTheRange": {
+        "test_amounts_outside_the_range_are_refused": "quote(99.99) returned",
+    },
+    "TestAnswersInAnotherCurrency": {
+        "test_submission_answers_about_the_request": "RMB, asked",
+    },
+    "TestTermsIgnoredOnReplay": {
+        "test_a_reused_request_id_with_other_terms_is_refused":
+            "submit_withdrawal(reused request id) returned",
+    },
+    "TestWrongHolderCode": {
+        "test_submission_refusals_use_the_right_codes":
+            "submit_withdrawal raised CARD_NOT_FOUND, expected NOT_SAME_HOLDER",
+    },
+    "TestConfirmNotRepeatable": {
+        "test_confirm_with_the_code_and_again_after_a_lost_answer":
+            "again after a lost answer) raised INVALID_STATE",
+    },
+    "TestCancelNotRepeatable": {
+        "test_cancel_before_verification_is_final_and_idempotent":
+            "cancel_withdrawal(again, after a lost answer) raised INVALID_STATE",
+    },
+    "TestCallbackReversesTheFinalState": {
+        "test_pushed_callbacks_agree_with_the_final_state_and_the_amount":
+            "after the final SUCCEEDED the bank pushed ['FAILED']",
+    },
+}
+
+#: Conformance tests whose broken providers live in another test module.
+CAUGHT_ELSEWHERE = {
+    "test_a_batch_query_answers_as_single_queries_do": "test_testkit_batch_query.py",
 }
 
 
@@ -584,3 +831,16 @@ def test_the_suite_fails_each_defect_of_a_bank_with_one_defect(pytester):
         for name, (outcome, text) in outcomes[cls].items():
             if name not in expected:
                 assert outcome == "passed", (cls, name, outcome, text[-600:])
+
+
+def test_every_conformance_test_has_a_broken_provider_it_fails():
+    """A kit change that stops catching a defect fails the tests above; a new conformance test
+    without a broken provider that it fails fails here."""
+    from providers.testkit import ConformanceSuite
+
+    tests = {name for name in dir(ConformanceSuite) if name.startswith("test_")}
+    caught = {name.split("[")[0] for name in EXPECTED_FAILURES}
+    caught |= {name.split("[")[0] for expected in VARIANT_FAILURES.values() for name in expected}
+    caught |= set(CAUGHT_ELSEWHERE)
+    assert sorted(tests - caught) == [], "give each a broken provider in this module"
+    assert caught <= tests, sorted(caught - tests)

@@ -75,6 +75,13 @@ class Harness:
                 "ProviderError", pytrace=False,
             )
 
+    async def answered(self, what: str, awaitable: Awaitable[T], rule: str) -> T:
+        """Await a call that must answer, not refuse: a ProviderError fails, naming ``rule``."""
+        try:
+            return await self.call(what, awaitable)
+        except ProviderError as error:
+            pytest.fail(f"{what} raised {error}; {rule}", pytrace=False)
+
     async def refused(
         self, what: str, awaitable: Awaitable[Any], *codes: ProviderErrorCode
     ) -> ProviderError:
