@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import string
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,16 +48,32 @@ def has(key: str) -> bool:
     return key in catalog(DEFAULT_LANGUAGE)
 
 
-def _shown(value: object) -> str:
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A name users read in their language: a bank's 光大银行 / China Everbright Bank."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.zh
+
+
+def _shown(value: object, language: str) -> str:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
+    if isinstance(value, Named):
+        return value.en if language == "en" else value.zh
     return str(value)
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
     """The message ``key`` in ``language``, its placeholders filled from ``params``."""
-    template = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)[key]
-    return template.format_map({name: _shown(params[name]) for name in placeholders(template)})
+    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    template = catalog(language)[key]
+    return template.format_map(
+        {name: _shown(params[name], language) for name in placeholders(template)}
+    )
 
 
 def failure_text(code: str | None, language: str = DEFAULT_LANGUAGE) -> str:

@@ -291,7 +291,7 @@ class Banks:
         else:
             card = cards.get(bank_code)
         if card is None:
-            raise DomainError(ErrorCode.CARD_NOT_FOUND, "none_at_bank", bank=listing.name)
+            raise DomainError(ErrorCode.CARD_NOT_FOUND, "none_at_bank", bank=listing.named)
         try:
             offer = await provider.get_offer(account.customer, card.card_ref)
         except ProviderError as exc:
@@ -323,7 +323,7 @@ class Banks:
                 ErrorCode.BANK_UNAVAILABLE,
                 "unreachable",
                 bank_code=bank_code,
-                bank=listing.name,
+                bank=listing.named,
                 retryable=True,
             )
         if reason is not None:
@@ -332,7 +332,7 @@ class Banks:
                 ErrorCode.BANK_NOT_AVAILABLE,
                 reason.value,
                 bank_code=bank_code,
-                bank=listing.name,
+                bank=listing.named,
                 reason=reason,
             )
         provider = self._registry.get(bank_code)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, func, select
 
 import db as db_package
+from api import messages
 from db.engine import Database
 from db.models import Bank, BankChannel, User, Withdrawal
 from db.types import utcnow
@@ -201,6 +202,11 @@ class BankListing:
     position: int
     entry_hint: str
     rollout: Rollout = field(default_factory=Rollout)
+
+    @property
+    def named(self) -> messages.Named:
+        """The bank's name in the language a message is read in."""
+        return messages.Named(self.name, self.name_en)
 
     def unusable_for(self, account: Account | None) -> Unusable | None:
         """Why ``account`` (None: nobody signed in) cannot use the bank here, by its

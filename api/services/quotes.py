@@ -270,7 +270,7 @@ class Quotes:
         card = await self._cards.owned(account, credit_card_id, CardKind.CREDIT)
         if card.provider_code != bank_code:
             raise DomainError(
-                ErrorCode.CARD_NOT_FOUND, "other_bank", field="creditCardId", bank=listing.name
+                ErrorCode.CARD_NOT_FOUND, "other_bank", field="creditCardId", bank=listing.named
             )
         start = today_in_china()
         # The offer carries the bounds of each tenor (the 2022 notice's minimum and maximum
@@ -350,7 +350,7 @@ class Quotes:
             agreement_version=result.agreement_version[:64],
             disclosure_version=disclosure_version(result.agreement_version[:64]),
             disclosure_text=disclosure_text(
-                bank_name=listing.name,
+                bank_name=listing.name_en if language == "en" else listing.name,
                 amount=amount,
                 repayment_type=repayment_type,
                 periods=periods,

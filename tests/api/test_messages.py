@@ -279,3 +279,11 @@ async def test_sign_in_errors_are_translated_without_the_channels_words(client):
     )
     login = body["data"]["login"]
     assert login["message"] == messages.text(login["code"], "en")
+
+
+def test_a_bank_is_named_in_the_language_of_the_message():
+    bank = messages.Named("华夏银行", "Hua Xia Bank")
+    error = DomainError(ErrorCode.BANK_NOT_AVAILABLE, "COMING_SOON", bank=bank)
+    assert error.text("zh-CN") == messages.text("BANK_NOT_AVAILABLE.COMING_SOON", bank="华夏银行")
+    assert error.text("en") == "Hua Xia Bank is not available here yet."
+    assert not CJK.search(error.message)  # logs read English too
