@@ -2,7 +2,7 @@
 database): its token is refused at connection_init, and its open sockets end, wherever the
 logout happened, within twice CARDCASH_SESSION_CHECK_SECONDS (left at its default, 1 s).
 
-Node's graphql-ws client meets the same in tests/js/test_logout_socket.py.
+Node's graphql-ws client meets the same in tests/js/test_error_contract.py (one replica).
 """
 
 from __future__ import annotations

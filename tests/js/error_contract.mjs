@@ -3,10 +3,11 @@
 // reported as it ended (complete, or the error sink's value: GraphQL errors, or the socket's
 // close event), with the payloads seen before.
 // Usage: node error_contract.mjs URL JSON, JSON = {connections: {name: connectionParams},
-// cases: [{name, connection, request}]}.
+// cases: [{name, connection, request, logoutAfterFirst?: token}]}: with logoutAfterFirst,
+// that token's session is logged out over HTTP once the operation's first payload arrived.
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { report } from "./client.mjs";
+import { gql, report } from "./client.mjs";
 
 const url = process.argv[2];
 const given = JSON.parse(process.argv[3]);
@@ -21,6 +22,7 @@ function connection(params) {
     connectionParams: params,
     retryAttempts: 0,
     lazy: true,
+    lazyCloseTimeout: 60000, // one socket for the connection's cases, one after the other
     on: {
       connected: () => (stats.opened += 1),
       closed: (event) => stats.closed.push({ code: event?.code, reason: event?.reason }),
@@ -29,12 +31,17 @@ function connection(params) {
   return { client, stats };
 }
 
-function run(client, request, ms = 15000) {
+const LOGOUT = "mutation { logout { __typename ... on LogoutSuccess { alreadyLoggedOut } } }";
+
+function run(client, request, { logoutAfterFirst, ms = 20000 } = {}) {
   const seen = [];
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ seen, end: "timeout" }), ms);
     client.subscribe(request, {
-      next: (payload) => seen.push(payload),
+      next: (payload) => {
+        seen.push(payload);
+        if (logoutAfterFirst && seen.length === 1) gql(url, LOGOUT, {}, { token: logoutAfterFirst });
+      },
       error: (err) => {
         clearTimeout(timer);
         resolve(
@@ -57,8 +64,8 @@ async function main() {
     connections[name] = connection(params);
   }
   const results = {};
-  for (const { name, connection: which, request } of given.cases) {
-    results[name] = await run(connections[which].client, request);
+  for (const { name, connection: which, request, logoutAfterFirst } of given.cases) {
+    results[name] = await run(connections[which].client, request, { logoutAfterFirst });
   }
   const sockets = {};
   for (const [name, { client, stats }] of Object.entries(connections)) {
