@@ -44,6 +44,10 @@ DEFAULT_HEADER = "X-Cardcash-Signature"
 DEFAULT_TOLERANCE_S = 300
 #: The signature scheme tag in the header (``v1=``): HMAC-SHA256 over ``"<t>.<body>"``.
 SCHEME = "v1"
+#: The 4xx answers a retry may change (timeout, too early, too many requests). Any other 4xx is
+#: the receiver refusing the callback itself (cardcash: 400 bad signature or amount, 404
+#: unknown withdrawal, 413 too large), which the same callback sent again does not change.
+RETRYABLE_4XX = frozenset({408, 425, 429})
 
 _E = ProviderErrorCode
 
@@ -239,8 +243,10 @@ class CallbackSigner:
 class CallbackSender:
     """Posts signed callbacks in the background, with retries and exponential backoff.
 
-    ``url`` may contain ``{bank}``, replaced by ``bank_code``. A callback that still fails
-    after ``attempts`` tries is logged and dropped: cardcash's status sync asks the bank about
+    ``url`` may contain ``{bank}``, replaced by ``bank_code``. A 5xx, a connection failure or
+    one of :data:`RETRYABLE_4XX` is retried; any other 4xx (the receiver refusing the
+    callback itself) is logged and not retried. A callback that still fails after
+    ``attempts`` tries is logged and dropped: cardcash's status sync asks the bank about
     every unfinished withdrawal anyway, so a lost callback delays an update and loses nothing.
     Each attempt is signed anew, so a late retry is not refused as a replay.
     """
@@ -287,6 +293,13 @@ class CallbackSender:
                 if response.status_code < 300:
                     return True
                 problem = f"HTTP {response.status_code}"
+                if 400 <= response.status_code < 500 and (
+                        response.status_code not in RETRYABLE_4XX):
+                    self._log.warning(
+                        "bank=%s callback for %s refused by the receiver (%s): not retried",
+                        self._bank_code, event.request_id, problem,
+                    )
+                    return False
             except httpx.HTTPError as error:
                 problem = type(error).__name__
             if attempt < self._attempts:
@@ -311,6 +324,7 @@ class CallbackSender:
 __all__ = [
     "DEFAULT_HEADER",
     "DEFAULT_TOLERANCE_S",
+    "RETRYABLE_4XX",
     "SCHEME",
     "CallbackSender",
     "CallbackSigner",

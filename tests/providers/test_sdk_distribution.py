@@ -22,6 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "sdk"
 EXAMPLE = ROOT / "examples" / "cardcash-examplebank"
+#: A plugin as written for SDK 1.0 (see test_sdk_compatibility.py), never edited since.
+SDK_1_0_PLUGIN = Path(__file__).resolve().parent / "sdk_1_0_plugin"
 IGNORE = shutil.ignore_patterns("*.egg-info", "build", "dist", "__pycache__", ".pytest_cache")
 
 #: What a plugin author's environment must not pull in: the service and its heavy dependencies.
@@ -45,9 +47,19 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
-def _run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, env=_env(), cwd=cwd,
+def _run(*args: str, cwd: Path | None = None, timeout: float = 300,
+         path: Path | None = None) -> subprocess.CompletedProcess:
+    env = _env() if path is None else {**_env(), "PYTHONPATH": str(path)}
+    return subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=timeout, check=False)
+
+
+def _passed(completed: subprocess.CompletedProcess) -> int:
+    """How many tests a pytest run passed (it must have failed none)."""
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    summary = completed.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    return int(summary.split(" passed")[0].split()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +98,17 @@ def test_the_sdk_installs_without_anything_of_the_service(author_env):
 def test_the_kit_runs_against_the_example_in_the_authors_environment(author_env):
     python, example = author_env
     completed = _run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=example)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
-    summary = completed.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
-    assert int(summary.split(" passed")[0].split()[-1]) >= 20, summary
+    assert _passed(completed) >= 20, completed.stdout[-500:]
+
+
+def test_a_plugin_written_for_sdk_1_0_passes_the_kit_with_the_sdk_alone(author_env, tmp_path):
+    python, _ = author_env
+    plugin = shutil.copytree(SDK_1_0_PLUGIN, tmp_path / "plugin", ignore=IGNORE)
+    # On the path rather than installed: it still names its dependency as it did in 1.0. Its
+    # package has the example's name, and the path comes before the installed example.
+    found = _run(str(python), "-c", "import cardcash_examplebank as m; print(m.__file__)",
+                 cwd=plugin, path=plugin)
+    assert found.stdout.strip().startswith(str(plugin)), found.stdout + found.stderr
+    completed = _run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=plugin,
+                     path=plugin)
+    assert _passed(completed) >= 20, completed.stdout[-500:]

@@ -1,4 +1,5 @@
-"""The SDK's callback sender: retries with backoff, signs every attempt anew, gives up loudly.
+"""The SDK's callback sender: retries with backoff, signs every attempt anew, gives up loudly,
+and does not resend what the receiver refused.
 
 A real HTTP receiver on 127.0.0.1 answers as scripted (an error status a given number of
 times, then 200) and keeps what arrived, so the sender is judged by what went over the wire.
@@ -116,6 +117,32 @@ async def test_a_callback_nobody_takes_is_given_up_after_its_attempts_and_logged
     assert len(bank.arrived) == 3
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == ["bank=MYBANK callback for w-7 not delivered after 3 attempts (HTTP 500)"]
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+async def test_a_callback_the_receiver_refuses_is_not_sent_again(receiver, caplog, status):
+    bank = receiver([status, 200])
+    sender = CallbackSender(bank.url, ticking_signer(), bank_code="MYBANK", backoff_s=0.01)
+    caplog.set_level(logging.WARNING, logger="cardcash.providers")
+    try:
+        assert await sender.deliver(EVENT) is False
+    finally:
+        await sender.aclose()
+    assert len(bank.arrived) == 1
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"bank=MYBANK callback for w-7 refused by the receiver (HTTP {status}): "
+                      "not retried"]
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 502])
+async def test_a_busy_or_failing_receiver_is_tried_again(receiver, status):
+    bank = receiver([status, 200])
+    sender = CallbackSender(bank.url, ticking_signer(), bank_code="MYBANK", backoff_s=0.01)
+    try:
+        assert await sender.deliver(EVENT) is True
+    finally:
+        await sender.aclose()
+    assert len(bank.arrived) == 2
 
 
 async def test_an_unreachable_receiver_is_retried_then_given_up(caplog):
