@@ -201,7 +201,7 @@ class Metrics:
                 return
             try:
                 async with asyncio.timeout(5):
-                    by_status = await _withdrawals_by_status(services)
+                    by_status = await services.withdrawals.count_by_status()
                     backlog = await services.withdrawals.due_count()
             except Exception as exc:  # a slow or absent database must not break the scrape
                 log.warning("metrics: database gauges not refreshed: %s", type(exc).__name__)
@@ -213,18 +213,3 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-async def _withdrawals_by_status(services: Services) -> dict[str, int]:
-    from sqlmodel import func, select
-
-    from db.models import WITHDRAWAL_STATUSES, Withdrawal
-
-    counts = dict.fromkeys(WITHDRAWAL_STATUSES, 0)
-    async with services.db.scan() as session:
-        rows = await session.exec(
-            select(Withdrawal.status, func.count()).group_by(Withdrawal.status)
-        )
-        for status, count in rows.all():
-            counts[status] = count
-    return counts

@@ -53,8 +53,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # type that coerces it or the object type whose fields are all read directly too; None when
 # the field must take the generic path. By schema (fields cannot be hashed; their ids are
 # good while their schema lives).
-_Plan = tuple[str, GraphQLLeafType | GraphQLObjectType] | None
-_PLANS: WeakKeyDictionary[GraphQLSchema, dict[int, _Plan]] = WeakKeyDictionary()
+_DirectRead = tuple[str, GraphQLLeafType | GraphQLObjectType] | None
+_DIRECT_READS: WeakKeyDictionary[GraphQLSchema, dict[int, _DirectRead]] = WeakKeyDictionary()
 
 
 _UNKNOWN = object()
@@ -91,7 +91,7 @@ def prefetched(attribute: str, unset: object) -> Callable[[F], F]:
     return mark
 
 
-def _reading(field_def: GraphQLField) -> tuple[str, object] | None:
+def _shape_read(field_def: GraphQLField) -> tuple[str, object] | None:
     """What reads the field without resolving it: the attribute, and the value that means
     it must be resolved after all; None when it must always be resolved."""
     attribute = _attribute(field_def)
@@ -105,7 +105,10 @@ def _reading(field_def: GraphQLField) -> tuple[str, object] | None:
     return marked
 
 
-def _plan(plans: dict[int, _Plan], field_def: GraphQLField) -> _Plan:
+def _direct_read(plans: dict[int, _DirectRead], field_def: GraphQLField) -> _DirectRead:
+    """How :meth:`ExecutionContext.execute_field` reads the field without graphql-core: its
+    attribute and type (a scalar, an enum, or an object of such fields), or None when it must
+    be resolved. Decided once per field and kept in ``plans``."""
     plan = plans.get(id(field_def), _UNKNOWN)
     if plan is not _UNKNOWN:
         return plan
@@ -119,7 +122,7 @@ def _plan(plans: dict[int, _Plan], field_def: GraphQLField) -> _Plan:
         plain = (
             isinstance(named, GraphQLObjectType)
             and named.is_type_of is None
-            and all(_plan(plans, f) is not None for f in named.fields.values())
+            and all(_direct_read(plans, f) is not None for f in named.fields.values())
         )
     plan = (attribute, named) if plain else None
     plans[id(field_def)] = plan
@@ -150,7 +153,7 @@ _SHAPES: WeakKeyDictionary[GraphQLSchema, LRUCache[tuple, tuple[tuple, _Shape | 
 )
 
 
-class _Irregular(Exception):
+class _NeedsGenericPath(Exception):
     """A value the shape does not complete the way graphql-core would (a null where a value
     is promised, a value that does not coerce): graphql-core's own path completes it."""
 
@@ -159,9 +162,9 @@ def _leaf(leaf: GraphQLLeafType, value: Any) -> Any:
     try:
         coerced = leaf.coerce_output_value(value)
     except Exception:  # noqa: BLE001 - the generic path reports it
-        raise _Irregular from None
+        raise _NeedsGenericPath from None
     if coerced is None or coerced is Undefined:
-        raise _Irregular
+        raise _NeedsGenericPath
     return coerced
 
 
@@ -174,10 +177,10 @@ def _complete(shape: _Shape, value: Any) -> dict[str, Any]:
         read = getattr(value, attribute, _MISSING)
         if read is None:
             if non_null:
-                raise _Irregular
+                raise _NeedsGenericPath
             out[key] = None
         elif read is unset or read is _MISSING:
-            raise _Irregular
+            raise _NeedsGenericPath
         elif kind == _LEAF:
             out[key] = _leaf(target, read)
         elif kind == _OBJECT:
@@ -185,16 +188,16 @@ def _complete(shape: _Shape, value: Any) -> dict[str, Any]:
         elif kind == _UNION:
             member = target.get(type(read))
             if member is None or get_strawberry_type_cast(read) is not None:
-                raise _Irregular
+                raise _NeedsGenericPath
             out[key] = _complete(member, read)
         else:
             if not is_iterable(read):
-                raise _Irregular
+                raise _NeedsGenericPath
             items: list[Any] = []
             for item in read:
                 if item is None:
                     if items_non_null:
-                        raise _Irregular
+                        raise _NeedsGenericPath
                     items.append(None)
                 elif kind == _LEAF_LIST:
                     items.append(_leaf(target, item))
@@ -240,9 +243,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        plans = _PLANS.get(self.schema)
+        plans = _DIRECT_READS.get(self.schema)
         if plans is None:
-            plans = _PLANS[self.schema] = {}
+            plans = _DIRECT_READS[self.schema] = {}
         self._plans = plans
         shapes = _SHAPES.get(self.schema)
         if shapes is None:
@@ -301,7 +304,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if shape is not None:
                 try:
                     return _complete(shape, result)
-                except Exception:  # noqa: BLE001 - _Irregular, or an attribute that raised
+                except Exception:  # noqa: BLE001 - _NeedsGenericPath, or an attribute that raised
                     pass  # graphql-core's path completes it, and reports what is wrong
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context
@@ -337,10 +340,10 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 entries.append((key, _TYPENAME, None, _MISSING, return_type.name, True, False))
                 continue
             field_def = return_type.fields.get(name)
-            reading = _reading(field_def) if field_def is not None else None
-            if reading is None:
+            read = _shape_read(field_def) if field_def is not None else None
+            if read is None:
                 return None
-            attribute, unset = reading
+            attribute, unset = read
             of = field_def.type
             non_null = isinstance(of, GraphQLNonNull)
             of = of.of_type if non_null else of
@@ -392,7 +395,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
             plan = self._plans.get(id(field_def), _UNKNOWN)  # the function only on a miss
             if plan is _UNKNOWN:
-                plan = _plan(self._plans, field_def) if field_def is not None else None
+                plan = _direct_read(self._plans, field_def) if field_def is not None else None
             if plan is not None:
                 name, named = plan
                 value = getattr(source, name, None)

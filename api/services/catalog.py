@@ -469,7 +469,7 @@ class Catalog:
         self._public_url = public_url.rstrip("/")
         self._cache_seconds = cache_seconds
         self._cache: dict[Channel, tuple[float, list[BankListing], dict[str, BankListing]]] = {}
-        self._reading: dict[Channel, asyncio.Task[_Listings]] = {}
+        self._in_flight: dict[Channel, asyncio.Task[_Listings]] = {}
         #: Changes on every invalidate(); caches built on the catalog compare it.
         self.generation = 0
 
@@ -489,7 +489,7 @@ class Catalog:
     def invalidate(self) -> None:
         """Forget what was read, so the next read sees the database."""
         self._cache.clear()
-        self._reading.clear()
+        self._in_flight.clear()
         self.generation += 1
 
     async def _load(self, channel: Channel) -> _Listings:
@@ -503,25 +503,25 @@ class Catalog:
                 # moment answer from it. The reading is a task of its own, which under load
                 # runs a whole turn of the loop later; waiting for it cost each of them two
                 # turns (150 ms at figure 3's load, every time the cache ran out).
-                self._reading_of(channel)
+                self._read_in_flight(channel)
                 return cached[1], cached[2]
-        return await asyncio.shield(self._reading_of(channel))
+        return await asyncio.shield(self._read_in_flight(channel))
 
-    def _reading_of(self, channel: Channel) -> asyncio.Task[_Listings]:
+    def _read_in_flight(self, channel: Channel) -> asyncio.Task[_Listings]:
         """The reading of ``channel`` under way, or a new one. When the cache runs out under
         load, every request of that moment (and each asks several times a page) would read
         the catalog: one reading serves them all. It runs as a task of its own, so a caller
         that gives up does not cancel it for the others."""
-        reading = self._reading.get(channel)
+        reading = self._in_flight.get(channel)
         if reading is None:
             reading = asyncio.ensure_future(self._read(channel))
-            self._reading[channel] = reading
+            self._in_flight[channel] = reading
             reading.add_done_callback(lambda done: self._read_done(channel, done))
         return reading
 
     def _read_done(self, channel: Channel, task: asyncio.Task[_Listings]) -> None:
-        if self._reading.get(channel) is task:
-            del self._reading[channel]
+        if self._in_flight.get(channel) is task:
+            del self._in_flight[channel]
         if not task.cancelled():
             task.exception()  # retrieved: every waiter that was still there has raised it
 

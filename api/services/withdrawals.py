@@ -43,7 +43,7 @@ from api.services.ids import derived_id, is_id
 from api.services.lifecycle import Source, Status, can_move
 from api.services.quotes import Quotes, QuoteView
 from db.engine import Database
-from db.models import Card, Quote, User, Withdrawal, WithdrawalEvent
+from db.models import WITHDRAWAL_STATUSES, Card, Quote, User, Withdrawal, WithdrawalEvent
 from db.types import UTCDateTime, utcnow
 from providers import (
     CardKind,
@@ -622,6 +622,16 @@ class Withdrawals:
         return "applied" if after.status.value != before else "unchanged"
 
     # -- status sync -----------------------------------------------------------------------
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many withdrawals are in each status (every status named, zero included)."""
+        counts = dict.fromkeys(WITHDRAWAL_STATUSES, 0)
+        async with self._db.scan() as session:
+            rows = await session.exec(
+                select(Withdrawal.status, func.count()).group_by(Withdrawal.status)
+            )
+            counts.update(dict(rows.all()))
+        return counts
 
     async def due_count(self) -> int:
         async with self._db.scan() as session:
