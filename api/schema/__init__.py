@@ -16,8 +16,8 @@ from api.schema.account import (
     resolve_logout_everywhere,
     resolve_viewer,
 )
+from api.schema.base import Schema
 from api.schema.catalog import Bank, resolve_bank, resolve_banks
-from api.schema.errors import Schema
 from api.schema.execution import ExecutionContext
 from api.schema.extensions import Documents, OperationPolicy
 from api.schema.limits import DocumentLimits

@@ -16,8 +16,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from api.runtime import Services
+from api.schema.base import Schema
 from api.schema.catalog import BankAvailability, Channel
-from api.schema.errors import Schema
 from api.schema.scalars import SCALARS, Decimal
 from api.schema.withdrawals import EventSource, WithdrawalStatus
 from api.services import operations as domain

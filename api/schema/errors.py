@@ -1,48 +1,18 @@
-"""How GraphQL errors are logged."""
+"""The error members of result unions (one per kind of refusal), the stable codes they carry,
+and how a domain error becomes one of them."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from enum import Enum
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 
 from api import messages
 from api.observability import note_error_result
-from api.schema.extensions import give_code, is_unexpected
 from api.schema.money import Money
 from api.services.errors import DomainError
-
-log = logging.getLogger("cardcash.graphql")
-
-
-class Schema(strawberry.Schema):
-    """Strawberry's schema, logging only what needs an operator, and giving every error an
-    ``extensions.code`` (see :func:`api.schema.extensions.give_code`).
-
-    A malformed document or an invalid variable is the client's mistake, answered in the
-    response; it is logged at DEBUG, not as a server error. An exception raised inside a
-    resolver is a bug or an outage: logged at ERROR with its stack.
-    """
-
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        for error in errors:
-            original = error.original_error
-            give_code(error)  # every error a client sees has extensions.code
-            if not is_unexpected(error):
-                log.debug("request error: %s", error.message)
-            else:
-                log.error(
-                    "unexpected error in %s",
-                    ".".join(map(str, error.path or ())) or "operation",
-                    exc_info=(type(original), original, original.__traceback__),
-                )
 
 
 @strawberry.enum(description="Why a request was refused. Stable values: clients branch on them.")
