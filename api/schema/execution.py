@@ -12,7 +12,9 @@ largest share of the page's time. :class:`ExecutionContext` takes these shortcut
 - an object whose selection asks only for plain fields, down to its leaves (lists and
   unions of plain members included, and fields a list's resolver filled in beforehand, see
   :func:`prefetched`), is completed in one loop by its *shape*, worked out once per query
-  and type (see :func:`_complete`).
+  and type (see :func:`_complete`);
+- an object of a type declared :func:`immutable` keeps its completed form for the next
+  request that selects it the same way.
 
 Anything else, errors included, goes through graphql-core's own path, and a sub-field's error
 is handled as that path handles it, so results and errors are the same as without it (the
@@ -153,6 +155,35 @@ _SHAPES: WeakKeyDictionary[GraphQLSchema, LRUCache[tuple, tuple[tuple, _Shape | 
 )
 
 
+#: Object types whose objects are never changed once made (see :func:`immutable`), and the
+#: completed forms of such objects, by (shape, object): each entry keeps both alive, so
+#: their ids are not reused while it lives.
+_IMMUTABLE: set[type] = set()
+_COMPLETED: LRUCache[tuple[int, int], tuple[_Shape, Any, dict[str, Any]]] = LRUCache(1024)
+
+
+def immutable(cls: type[T]) -> type[T]:
+    """Declare that objects of the GraphQL object type ``cls`` are never changed once made.
+
+    The same object selected the same way then completes to the same answer: it is kept
+    and reused (shared, read-only, by the answers that contain it). Worth it for objects
+    that are made once and shown many times, such as an offer rendered again while the
+    bank's answer stays the same.
+    """
+    _IMMUTABLE.add(cls)
+    return cls
+
+
+def _complete_kept(shape: _Shape, value: Any) -> dict[str, Any]:
+    key = (id(shape), id(value))
+    known = _COMPLETED.get(key)
+    if known is not None and known[0] is shape and known[1] is value:
+        return known[2]
+    done = _complete(shape, value)
+    _COMPLETED[key] = (shape, value, done)
+    return done
+
+
 class _NeedsGenericPath(Exception):
     """A value the shape does not complete the way graphql-core would (a null where a value
     is promised, a value that does not coerce): graphql-core's own path completes it."""
@@ -184,12 +215,12 @@ def _complete(shape: _Shape, value: Any) -> dict[str, Any]:
         elif kind == _LEAF:
             out[key] = _leaf(target, read)
         elif kind == _OBJECT:
-            out[key] = _complete(target, read)
+            out[key] = _object(target, read)
         elif kind == _UNION:
             member = target.get(type(read))
             if member is None or get_strawberry_type_cast(read) is not None:
                 raise _NeedsGenericPath
-            out[key] = _complete(member, read)
+            out[key] = _object(member, read)
         else:
             if not is_iterable(read):
                 raise _NeedsGenericPath
@@ -202,9 +233,15 @@ def _complete(shape: _Shape, value: Any) -> dict[str, Any]:
                 elif kind == _LEAF_LIST:
                     items.append(_leaf(target, item))
                 else:
-                    items.append(_complete(target, item))
+                    items.append(_object(target, item))
             out[key] = items
     return out
+
+
+def _object(shape: _Shape, value: Any) -> dict[str, Any]:
+    if type(value) in _IMMUTABLE:
+        return _complete_kept(shape, value)
+    return _complete(shape, value)
 
 
 def _without_directives(
@@ -303,7 +340,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             shape = seen[1]
             if shape is not None:
                 try:
-                    return _complete(shape, result)
+                    return _object(shape, result)
                 except Exception:  # noqa: BLE001 - _NeedsGenericPath, or an attribute that raised
                     pass  # graphql-core's path completes it, and reports what is wrong
         return super().collect_and_execute_subfields(

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from cachetools import LRUCache
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -22,6 +23,7 @@ from strawberry.types import Info
 from api import messages
 from api.schema.auth import viewer_account
 from api.schema.errors import BankError, CardError, error_member
+from api.schema.execution import immutable
 from api.schema.money import ZERO, Money
 from api.schema.scalars import Decimal
 from api.services.accounts import Account
@@ -112,6 +114,7 @@ def high_cost_warning(info: Info, apr: object, key: str = "high_cost.warning") -
     return messages.text(key, info.context.language, apr=apr, threshold=threshold)
 
 
+@immutable
 @strawberry.type(description="What the bank offers the viewer on their credit card right now.")
 class CashAdvanceOffer:
     bank_code: str = strawberry.field(description="The bank making the offer.")
@@ -135,6 +138,34 @@ class CashAdvanceOffer:
 
     @classmethod
     def of(cls, view: OfferView) -> CashAdvanceOffer:
+        """The offer of ``view``: the same object again while the bank answers the same.
+
+        Limits rarely move between two views of a page, and an unchanged offer's completed
+        answer is then reused too (see :func:`api.schema.execution.immutable`). The bank is
+        asked every time all the same: only the rendering of its answer is kept.
+        """
+        offer = view.offer
+        # What _render reads, and nothing else (the options by identity: made once a day).
+        key = (
+            view.bank_code,
+            view.credit_card_id,
+            id(view.options),
+            offer.available_limit,
+            offer.credit_limit,
+            offer.min_amount,
+            offer.max_amount,
+            offer.daily_remaining,
+            offer.arrival_description,
+        )
+        made = _RENDERED.get(key)
+        if made is not None and made[0] is view.options:
+            return made[1]
+        rendered = cls._render(view)
+        _RENDERED[key] = (view.options, rendered)  # keeps the options: the id stays theirs
+        return rendered
+
+    @classmethod
+    def _render(cls, view: OfferView) -> CashAdvanceOffer:
         offer = view.offer
         return cls(
             bank_code=view.bank_code,
@@ -151,7 +182,22 @@ class CashAdvanceOffer:
         )
 
 
+_RENDERED: LRUCache[tuple, tuple[tuple[RepaymentOptionView, ...], CashAdvanceOffer]] = LRUCache(
+    1024
+)
+
+# A bank prices every customer alike and the service computes each bank's options once a day
+# (the same tuple each time): their GraphQL objects are made once per tuple too. They are
+# never changed after, so every page may share them.
+_OPTIONS: LRUCache[int, tuple[tuple[RepaymentOptionView, ...], tuple[RepaymentOption, ...]]] = (
+    LRUCache(256)
+)
+
+
 def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, ...]:
+    made = _OPTIONS.get(id(views))
+    if made is not None and made[0] is views:
+        return made[1]
     options = []
     for o in views:
         sm, inst = o.single_month, o.installment
@@ -177,7 +223,10 @@ def _options(views: tuple[RepaymentOptionView, ...]) -> tuple[RepaymentOption, .
                 high_cost=o.high_cost,
             )
         )
-    return tuple(options)
+    # The entry holds ``views`` itself, so its id cannot be reused by another tuple.
+    made = tuple(options)
+    _OPTIONS[id(views)] = (views, made)
+    return made
 
 
 OfferResult = Annotated[

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.schema.execution import _SHAPES, ExecutionContext, prefetched
+from api.schema.execution import _SHAPES, ExecutionContext, immutable, prefetched
 from api.schema.scalars import SCALARS, Decimal
 from tests.api.flow import User
 from tests.api.test_withdrawals import OFFERS
@@ -111,6 +111,7 @@ def broken() -> list[Thing]:
     ]
 
 
+@immutable
 @strawberry.type
 class Sealed:
     name: str
@@ -274,6 +275,25 @@ async def test_a_page_is_the_same_both_ways(client, app):
     finally:
         schema.execution_context_class = ExecutionContext
     assert fast == generic and "errors" not in fast
+
+
+def test_an_immutable_object_is_completed_once_per_selection():
+    schema = schema_with(ExecutionContext)
+    generic = schema_with(StrawberryGraphQLCoreExecutionContext)
+    query = "{ sealed { name price { amount } prices { currency amount } } }"
+    first = schema.execute_sync(query)
+    second = schema.execute_sync(query)
+    assert (first.data, first.errors and len(first.errors)) == (
+        generic.execute_sync(query).data,
+        1,  # the broken one's null name, in its own place, as graphql-core reports it
+    )
+    assert second.data == first.data
+    # The same object selected the same way: one completed answer, in every place.
+    kept = first.data["sealed"][0]
+    assert kept is first.data["sealed"][2] is second.data["sealed"][0]
+    # Selected another way, it answers that selection.
+    other = "{ sealed { n: name prices { amount } } }"
+    assert answer(schema, other) == answer(generic, other)
 
 
 async def test_a_page_leaves_nothing_for_the_cycle_collector(client, app):
