@@ -5,7 +5,8 @@ The documents are the mini-program client's own (``clients/miniprogram/documents
 byte for byte, so each one's SHA-256 is the persisted-query hash the client sends. The walk
 signs in a sandbox user on a fresh database, reads the service page and an offer, quotes,
 withdraws, confirms (a wrong code first), follows the status over graphql-transport-ws,
-polls, cancels a second withdrawal and reads the history. The error codes' table is made
+polls, cancels a second withdrawal, reads the history and signs out (this session, then
+every session after signing in again). The error codes' table is made
 from the codes' own lists (:mod:`api.schema.codes`) and the message catalogs.
 
 ``make api-docs`` (``python -m tests.docs.api_reference``) writes the page;
@@ -303,7 +304,7 @@ def _walk(w: Walk) -> None:
     w.record(
         "Signed out: UNAUTHENTICATED",
         "A field that needs a user, asked without a token, is null and comes with an error "
-        "`UNAUTHENTICATED` (`extensions.reason`: `MISSING`, `EXPIRED`, `INVALID` or "
+        "`UNAUTHENTICATED` (`extensions.reason`: `MISSING`, `EXPIRED`, `REVOKED`, `INVALID` or "
         "`MALFORMED`). Errors of the request itself are in `errors[]`, each with "
         "`extensions.code` and `extensions.requestId`.",
         "History",
@@ -311,6 +312,33 @@ def _walk(w: Walk) -> None:
         signed_in=False,
     )
     w.token = token
+
+    w.record(
+        "Sign out",
+        "Ends the session of the token sent, on every replica: from then on the token is "
+        "refused and the session's subscriptions end (their socket is closed with 4401). Safe "
+        "to repeat (`alreadyLoggedOut: true`). The mini-program client's `logout()` sends it, "
+        "forgets the token and does not sign in by itself until `login()`.",
+        "Logout",
+        {},
+    )
+    w.record(
+        "Signed out: the token is refused",
+        "The logged-out token sent again: `UNAUTHENTICATED` with `extensions.reason` "
+        "`REVOKED`. Sign in again.",
+        "History",
+        {"first": 20},
+    )
+    login = w.post("Login", {"channel": channel, "code": "sandbox:xiaoming"}, signed_in=False)
+    w.token = login["data"]["login"]["token"]
+    w.record(
+        "Sign out on every device",
+        "After signing in again: ends every session the user has signed in so far, on every "
+        "device, this one included (a sign-in after it works). The client's "
+        "`logout({ everywhere: true })`.",
+        "LogoutEverywhere",
+        {},
+    )
 
 
 # --- the page ------------------------------------------------------------------------------

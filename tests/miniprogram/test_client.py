@@ -27,6 +27,10 @@ def test_alipay_client_against_the_server(server):
     _passed(node_test("alipay.test.mjs", server.url))
 
 
+def test_logout_ends_the_session_and_its_socket_without_a_silent_sign_in(server):
+    _passed(node_test("logout.test.mjs", server.url))
+
+
 def test_the_documents_are_a_persisted_only_servers_manifest(node_ready, database_url, tmp_path):
     manifest = {}
     for path in (CLIENT / "documents").glob("*.graphql"):

@@ -240,8 +240,14 @@ async function banks() {
     h("p", { class: "muted small" }, t("servicePageLead")),
     h("ul", { class: "banks" }, items),
     h("p", { class: "footer" }, `${t(client.channel)} · sandbox:${state.name} `,
-      h("button", { type: "button", class: "link", id: "sign-out", on: { click: () => { client.signOut(); go("#/signin"); } } }, t("signOut"))),
+      h("button", { type: "button", class: "link", id: "sign-out", on: { click: signOut } }, t("signOut"))),
   );
+}
+
+/** Ends the session on the server (logout), not only on this page, then back to sign-in. */
+async function signOut() {
+  await guarded(() => client.logout());
+  go("#/signin");
 }
 
 async function bankOffer(code) {

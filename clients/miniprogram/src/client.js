@@ -10,11 +10,14 @@
 //   const { banks } = await client.request(documents.ServicePage, { channel: "WECHAT" });
 
 import { CardcashError, TransportError, clientMessage } from "./errors.js";
-import { Login } from "./documents.js";
+import { Login, Logout, LogoutEverywhere } from "./documents.js";
 import { result } from "./results.js";
 import { Subscriptions } from "./socket.js";
 
 const TOKEN_KEY = "cardcash.session";
+// Set by a logout (here, or of every session from another device): the client then does not
+// sign in by itself until login() is called, so that a logout is not undone by the next request.
+const SIGNED_OUT_KEY = "cardcash.signedOut";
 // application/json: a request error (an unknown persisted query, a syntax error) comes back
 // 200 with its body. Under graphql-response+json it would be a 400, which my.request reports
 // through `fail`, with the body only in recent Alipay base libraries.
@@ -46,7 +49,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * - `transport`: `wechat(wx)`, `alipay(my)` or `browser()` (see adapters/).
  * - `channel`: "WECHAT" or "ALIPAY"; `getCode`: resolves a one-time login code (the adapters'
  *   `loginCode`, e.g. wx.login). With both, the client signs in by itself when it has no token
- *   or the server answers UNAUTHENTICATED, and repeats the request once.
+ *   or the server answers UNAUTHENTICATED, and repeats the request once; not after a logout
+ *   (`logout()`, or the session logged out elsewhere: UNAUTHENTICATED with reason REVOKED),
+ *   until `login()` is called.
  * - `locale`: sent as Accept-Language (server messages) and used for the client's own.
  * - `storage`: `{ get(key), set(key, value), remove(key) }` keeping the session (the adapters'
  *   `storage`); in memory when absent.
@@ -87,6 +92,7 @@ export class Client {
     this.persisted = persistedQueries;
     this._signingIn = null;
     this._session = readSession(this.storage);
+    this._signedOut = this.storage.get(SIGNED_OUT_KEY) === "1";
     this._listeners = new Set();
     this.subscriptions = new Subscriptions(this);
   }
@@ -111,9 +117,53 @@ export class Client {
     for (const listener of this._listeners) listener(session);
   }
 
+  /** Forgets the session on this device only (the server still accepts its token until it
+   * expires) and closes the socket. `logout()` ends it on the server too. */
   signOut() {
     this.setSession(null);
     this.subscriptions.close();
+  }
+
+  /** True after a logout: the client does not sign in by itself until `login()`. */
+  get signedOut() {
+    return this._signedOut;
+  }
+
+  _markSignedOut() {
+    this._signedOut = true;
+    this.storage.set(SIGNED_OUT_KEY, "1");
+    this.setSession(null);
+  }
+
+  /**
+   * Signs out: ends this session on the server (`logout`), or with `{ everywhere: true }`
+   * every session of the user's on every device (`logoutEverywhere`); then forgets it here
+   * and closes the socket. The client does not sign in by itself afterwards: call `login()`
+   * when the user asks. Resolves to the typed result (`{ ok: true, value: LogoutSuccess }` or
+   * `LogoutEverywhereSuccess`, with `alreadyLoggedOut` and a `message` to show), or to
+   * `{ ok: true, value: null }` when there was no session to end. The session is forgotten
+   * here even when the server could not be reached; the error is then thrown.
+   */
+  async logout({ everywhere = false } = {}) {
+    const token = this._token();
+    const operation = everywhere ? LogoutEverywhere : Logout;
+    try {
+      if (!token) return { ok: true, value: null };
+      let data;
+      try {
+        // Safe to repeat: sent again after a network error or a timeout. Never signs in.
+        data = await this._withRetries(operation, {}, true, true);
+      } catch (err) {
+        // Refused: the token was already over (expired, or logged out elsewhere).
+        if (err instanceof CardcashError && err.code === "UNAUTHENTICATED") return { ok: true, value: null };
+        throw err;
+      }
+      const field = Object.keys(data)[0];
+      return result(data[field], everywhere ? "LogoutEverywhereSuccess" : "LogoutSuccess");
+    } finally {
+      this._markSignedOut();
+      this.subscriptions.close();
+    }
   }
 
   /**
@@ -130,14 +180,17 @@ export class Client {
     const r = result(data.login, "LoginSuccess");
     if (r.ok) {
       this.channel = ch;
+      this._signedOut = false;
+      this.storage.remove(SIGNED_OUT_KEY);
       this.setSession({ token: r.value.token, expiresAt: r.value.expiresAt, viewer: r.value.viewer });
     }
     return r;
   }
 
-  /** Signs in again once, however many requests ask for it at the same time. */
+  /** Signs in again once, however many requests ask for it at the same time; never after a
+   * logout (until `login()`). */
   _signInAgain() {
-    if (!this.getCode || !this.channel) return Promise.resolve(false);
+    if (!this.getCode || !this.channel || this._signedOut) return Promise.resolve(false);
     if (!this._signingIn) {
       this._signingIn = this.login()
         .then((r) => r.ok)
@@ -184,6 +237,12 @@ export class Client {
         // Refused with a session another request has already replaced: just send it again.
         if (this._session && this._session !== sessionSent) {
           return this._withRetries(operation, variables, auth, retry);
+        }
+        if (isRevoked(err) && this._session === sessionSent) {
+          // Logged out (here or on another device): not undone by signing in again.
+          this._markSignedOut();
+          this.subscriptions.close();
+          throw err;
         }
         this.setSession(null);
         if (await this._signInAgain()) return this._withRetries(operation, variables, auth, retry);
@@ -349,6 +408,11 @@ export class Client {
 
 function code(error) {
   return error && error.extensions && error.extensions.code;
+}
+
+/** UNAUTHENTICATED because the session was logged out (logout, logoutEverywhere). */
+export function isRevoked(err) {
+  return Boolean(err && err.code === "UNAUTHENTICATED" && err.extensions && err.extensions.reason === "REVOKED");
 }
 
 function firstCode(body) {

@@ -50,6 +50,20 @@ export const Login = Object.freeze({
   text: "mutation Login($channel: Channel!, $code: String!) {\n  login(input: {channel: $channel, code: $code}) {\n    __typename\n    ... on LoginSuccess { token expiresAt viewer { id channel } }\n    ... on Error { code message }\n    ... on LoginError { retryAfterSeconds }\n    ... on RateLimitedError { retryAfter: retryAfterSeconds }\n    ... on ValidationError { field }\n  }\n}\n",
 });
 
+export const Logout = Object.freeze({
+  name: "Logout",
+  type: "mutation",
+  hash: "8c80464ea0c44000d358e3a8dc1ab5acf3e02b0a2817cdba32883cbb5375c683",
+  text: "mutation Logout {\n  logout {\n    __typename\n    ... on LogoutSuccess { alreadyLoggedOut message }\n  }\n}\n",
+});
+
+export const LogoutEverywhere = Object.freeze({
+  name: "LogoutEverywhere",
+  type: "mutation",
+  hash: "86fd72e73eac0e6a50d7f7707e58587a3e01cd3014dd7726d3295f538158274c",
+  text: "mutation LogoutEverywhere {\n  logoutEverywhere {\n    __typename\n    ... on LogoutEverywhereSuccess { alreadyLoggedOut message }\n  }\n}\n",
+});
+
 export const ServicePage = Object.freeze({
   name: "ServicePage",
   type: "query",

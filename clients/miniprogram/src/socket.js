@@ -141,7 +141,13 @@ export class Subscriptions {
     const first = errors.find((e) => e && e.extensions && e.extensions.code === "UNAUTHENTICATED") || errors[0] || {};
     const code = (first.extensions && first.extensions.code) || "GRAPHQL_ERROR";
     this.active.delete(id);
-    if (code === "UNAUTHENTICATED" && !this.reauthenticated) {
+    const revoked = code === "UNAUTHENTICATED" && first.extensions.reason === "REVOKED";
+    if (revoked) {
+      // The session was logged out (here or on another device): the server closes the socket
+      // with 4401 next. Its token is dropped now, so nothing is sent with it again, and the
+      // client does not sign in by itself (see Client#logout).
+      this.client._markSignedOut();
+    } else if (code === "UNAUTHENTICATED" && !this.reauthenticated) {
       // The token was refused: sign in again, then subscribe again on a new connection (the
       // token travels in connection_init, so the old connection keeps the old one). The
       // subscription gets a new id: what the server still sends for the old one is ignored.
@@ -157,7 +163,9 @@ export class Subscriptions {
       }
     }
     sub.sink.error && sub.sink.error(new CardcashError(code, first.message || code, { extensions: first.extensions }));
-    if (this.active.size === 0) this._closeSocket(1000, "no subscriptions");
+    // After a logout the server closes the socket itself (4401), once every operation on it
+    // has had its error.
+    if (this.active.size === 0 && !revoked) this._closeSocket(1000, "no subscriptions");
   }
 
   _closed(code, reason) {
