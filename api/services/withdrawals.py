@@ -648,17 +648,29 @@ class Withdrawals:
         that users' own calls to the bank still find a free slot behind any backlog."""
         return max(1, provider.settings.max_concurrency // 2)
 
+    #: The most due withdrawals of one bank a pass claims. Small, so that replicas draining
+    #: one backlog take turns at it (each takes what it works on now, not all there is),
+    #: and a pass's answers are written in one short transaction.
+    SYNC_CLAIM = 10
+    #: Passes each bank's lane of status sync runs at once: one asks the bank while the
+    #: other writes its answers.
+    SYNC_PASSES = 2
+
     def sync_pass_size(self, provider: GuardedProvider) -> int:
-        """How many due withdrawals of one bank a pass claims: enough to fill every slot."""
-        per_call = provider.batch_query_limit if provider.has_batch_query else 2
-        return self.sync_slots(provider) * per_call
+        """How many due withdrawals of one bank a pass claims: one batch query's worth, or
+        one call per slot for a bank without a batch query, at most :data:`SYNC_CLAIM`."""
+        per_pass = provider.batch_query_limit if provider.has_batch_query else self.sync_slots(
+            provider
+        )
+        return min(per_pass, self.SYNC_CLAIM)
 
     async def sync_due(self, limit: int | None = None, *, bank_code: str | None = None) -> int:
         """Claim due withdrawals (of one bank, or of every loaded bank) and ask the banks.
 
         Banks are asked concurrently, each with at most :meth:`sync_slots` calls in flight,
-        in batches where the bank has a batch query. ``limit`` caps the withdrawals claimed
-        (default: :meth:`sync_pass_size` per bank). Returns how many were claimed. When
+        in batches where the bank has a batch query, and the answers are written together
+        (:meth:`_record`). ``limit`` caps the withdrawals claimed (default:
+        :meth:`sync_pass_size` per bank). Returns how many were claimed. When
         a database error cuts the pass short, it is raised once every other withdrawal of
         the pass is done, and the leases left are given back on the next pass.
         """
@@ -777,32 +789,131 @@ class Withdrawals:
                 )
             await self._synced(row, answer)
 
+        answers: dict[str, WithdrawalResult | ProviderError] = {}
+
         async def query(row: Row) -> None:
             async with slots:
-                answer = await _answer(
+                answers[row.id] = await _answer(
                     provider.query_withdrawal(
                         row.id, expected_amount=row.amount, expected_currency=row.currency
                     )
                 )
-            await self._synced(row, answer)
 
-        async def query_batch(batch: list[Row]) -> list[BaseException]:
+        async def query_batch(batch: list[Row]) -> None:
             async with slots:
                 try:
-                    answers = await provider.query_withdrawals(
-                        {row.id: (row.amount, row.currency) for row in batch}
+                    answers.update(
+                        await provider.query_withdrawals(
+                            {row.id: (row.amount, row.currency) for row in batch}
+                        )
                     )
                 except ProviderError as exc:
-                    answers = dict.fromkeys((row.id for row in batch), exc)
-            return await self._each(batch, lambda row: self._synced(row, answers[row.id]))
+                    answers.update(dict.fromkeys((row.id for row in batch), exc))
 
-        jobs = [self._each(expired, cancel, concurrently=True)]
         if provider.has_batch_query and len(asked) > 1:  # one alone gains nothing from it
             step = provider.batch_query_limit
-            jobs += [query_batch(asked[i : i + step]) for i in range(0, len(asked), step)]
+            asking = [query_batch(asked[i : i + step]) for i in range(0, len(asked), step)]
         else:
-            jobs.append(self._each(asked, query, concurrently=True))
-        return closed + [f for failures in await asyncio.gather(*jobs) for f in failures]
+            asking = [query(row) for row in asked]
+        cancel_failures, asked_results = await asyncio.gather(
+            self._each(expired, cancel, concurrently=True),
+            asyncio.gather(*asking, return_exceptions=True),
+        )
+        failures = [r for r in asked_results if isinstance(r, BaseException)]
+        for failure in failures:
+            if isinstance(failure, asyncio.CancelledError):
+                raise failure
+        # A row whose call failed otherwise (a bug) keeps its lease: released later.
+        answered = [row for row in asked if row.id in answers]
+        return closed + cancel_failures + failures + await self._record(answered, answers)
+
+    async def _record(
+        self, rows: list[Row], answers: dict[str, WithdrawalResult | ProviderError]
+    ) -> list[BaseException]:
+        """Record the banks' answers about claimed withdrawals: the usual ones (a move
+        forward, nothing new, a failed call) all in one transaction, with one statement per
+        kind of move and per backoff step; anything else one by one, as :meth:`_synced`
+        does. Returns the database errors (the leases left are released later)."""
+        now = utcnow()
+        moves: dict[tuple, list[Row]] = {}
+        backoffs: dict[int, list[Row]] = {}
+        alone: list[Row] = []
+        for row in rows:
+            answer, status = answers[row.id], Status(row.status)
+            if isinstance(answer, ProviderError):
+                usual = answer.code is not ProviderErrorCode.INVALID_RESPONSE and not (
+                    answer.code is ProviderErrorCode.UNKNOWN_WITHDRAWAL
+                    and status is Status.PENDING
+                )
+                if usual:
+                    backoffs.setdefault(row.sync_attempts + 1, []).append(row)
+                else:
+                    alone.append(row)
+                continue
+            target = Status.of(answer.state)
+            if target is status and (answer.bank_reference or None) == row.bank_reference:
+                backoffs.setdefault(row.sync_attempts + 1, []).append(row)
+                continue
+            # What the row holds already needs no writing; rows alike then share a statement.
+            details = tuple(
+                (k, v)
+                for k, v in _outcome(answer).items()
+                if v is not None and getattr(row, k) != v
+            )
+            if target is status or not can_move(status, target):
+                alone.append(row)
+            else:
+                moves.setdefault((status, target, details), []).append(row)
+        moved: list[tuple[Row, Status, Status]] = []
+        try:
+            if moves or backoffs:
+                async with self._db.write_core() as connection:
+                    for (status, target, details), group in moves.items():
+                        done = await connection.execute(
+                            update(_WITHDRAWALS)
+                            .where(
+                                _WITHDRAWALS.c.id.in_([row.id for row in group]),
+                                _WITHDRAWALS.c.status == status.value,
+                            )
+                            .values(self._moved(target, now) | dict(details))
+                            .returning(_WITHDRAWALS.c.id)
+                        )
+                        ids = set(done.scalars().all())
+                        for row in group:
+                            if row.id in ids:
+                                moved.append((row, status, target))
+                            else:  # moved by someone else meanwhile: read it and see
+                                alone.append(row)
+                    if moved:
+                        await connection.execute(
+                            insert(_EVENTS),
+                            [
+                                _event(
+                                    row.id,
+                                    target,
+                                    Source.STATUS_SYNC,
+                                    _outcome(answers[row.id]).get("failure_code") or "",
+                                    now,
+                                    status,
+                                )
+                                for row, status, target in moved
+                            ],
+                        )
+                    for attempts, group in backoffs.items():
+                        await connection.execute(
+                            update(_WITHDRAWALS)
+                            .where(_WITHDRAWALS.c.id.in_([row.id for row in group]))
+                            .values(
+                                next_sync_at=now + self.policy.backoff(attempts),
+                                sync_lease_until=None,
+                                sync_attempts=attempts,
+                            )
+                        )
+        except Exception as exc:  # noqa: BLE001 - the caller raises it once all are done
+            return [exc]
+        for row, *_ in moved:
+            await self._feed.publish(row.id)
+        return await self._each(alone, lambda row: self._synced(row, answers[row.id]))
 
     @staticmethod
     async def _each(rows, job, *, concurrently: bool = False) -> list[BaseException]:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
-import pytest
 import websockets
 from sqlmodel import col, update
 
@@ -221,8 +220,12 @@ async def test_a_status_sync_on_one_replica_wakes_a_subscriber_on_the_other(clus
 
 async def test_two_replicas_drain_a_backlog_asking_the_bank_once_per_withdrawal(cluster):
     # Status sync waits an hour: the test makes the whole backlog due at one moment, so both
-    # replicas race for every row of it.
-    banks = bank_options(verification_required="false", settlement_delay_s="0")
+    # replicas race for every row of it. The banks take 300 ms a call, as real ones do (the
+    # sandbox's own latencies are 30-250 ms): a replica's passes hold a few claims at a time,
+    # so the other, polling every 50 ms, finds the rest of each bank's 40 due.
+    banks = bank_options(
+        verification_required="false", settlement_delay_s="0", latency_ms="300"
+    )
     await asyncio.to_thread(cluster.start, 2, banks=banks, sync_first_delay_seconds="3600")
     async with two_clients(cluster) as (a, b):
 
@@ -262,8 +265,5 @@ async def test_two_replicas_drain_a_backlog_asking_the_bank_once_per_withdrawal(
     assert Counter(c["request_id"] for c in queries) == Counter(ids), "each asked exactly once"
     by_pid = Counter(c["pid"] for c in queries)
     print(f"{len(ids)} due withdrawals drained by 2 replicas: bank queries per replica {by_pid}")
-    if len(by_pid) != 2:
-        # Known shortfall (status sync issue): one lane's pass may claim a bank's whole
-        # backlog, so the replica that wakes first can drain it alone. Asked once each and
-        # drained is required above; sharing the work is not yet guaranteed.
-        pytest.xfail(f"one replica drained the whole backlog: {by_pid}")
+    assert len(by_pid) == 2, f"both replicas took part: {by_pid}"
+    assert min(by_pid.values()) >= len(ids) // 4, f"each took a fair part: {by_pid}"

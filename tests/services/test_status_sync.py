@@ -10,14 +10,17 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
 
+from api.services.lifecycle import Source
 from api.services.status_sync import StatusSync
+from api.services.withdrawals import Withdrawals
 from db.models import Withdrawal, WithdrawalEvent
 from db.types import utcnow
-from providers import ProviderError, ProviderErrorCode
+from providers import DeclineReason, ProviderError, ProviderErrorCode, WithdrawalState
 from tests.api.flow import User
 from tests.conftest import FAST_BANKS
 
@@ -87,7 +90,9 @@ async def test_a_backlog_is_asked_in_batches_and_every_withdrawal_settles(start_
         count_calls(app, code, seen)
     sandbox(app, "CEB").batch_query_limit = 5  # as a bank that takes at most 5 ids per call
 
-    assert await app.state.services.withdrawals.sync_due() == 19
+    withdrawals = app.state.services.withdrawals
+    # A pass claims one batch of each bank (at most SYNC_CLAIM): replicas take turns.
+    assert [await withdrawals.sync_due() for _ in range(4)] == [5 + 7, 5, 2, 0]
     assert [len(ids) for _, ids in calls["CEB"]] == [5, 5, 2]
     assert {m for m, _ in calls["CEB"]} == {"query_withdrawals"}
     assert sorted(i for _, ids in calls["CEB"] for i in ids) == sorted(ceb)
@@ -128,8 +133,9 @@ async def test_without_a_batch_query_calls_overlap_within_half_the_guards_cap(st
     withdrawals = app.state.services.withdrawals
     started = time.monotonic()
     claimed = [await withdrawals.sync_due(bank_code="CEB") for _ in range(3)]
+    claimed += [await withdrawals.sync_due(bank_code="CEB") for _ in range(2)]
     elapsed = time.monotonic() - started
-    assert claimed == [6, 4, 0]  # a pass claims what fills 3 slots twice over
+    assert claimed == [3, 3, 3, 1, 0]  # a pass claims one call per slot
     assert most == 3  # half of guard_max_concurrency=6: the rest stays free for users
     assert elapsed < 10 * 0.05  # concurrent: one at a time would take 10 × 50 ms
     assert {r.status for r in (await rows(app)).values()} == {"SUCCEEDED"}
@@ -225,6 +231,68 @@ async def test_two_replicas_share_a_backlog_without_asking_twice(start_app):
     assert {r.status for r in (await rows(first)).values()} == {"SUCCEEDED"}
 
 
+async def test_a_pass_writes_each_kind_of_answer_as_one_by_one_sync_would(start_app):
+    """A pass's answers are written together; each withdrawal still ends as its own answer
+    says, moved once, and one that a callback moved meanwhile is left as the callback left
+    it."""
+    client, app = await start_app(status_sync=False, bank_options=BANKS)
+    ids = await make(client, "CEB", 5, "kinds")
+    settled, failed, pending, unknown, raced = ids
+    await make_due(app)
+    withdrawals = app.state.services.withdrawals
+    bank = sandbox(app, "CEB")
+    original = bank.query_withdrawals
+
+    async def answers(request_ids):
+        found = dict(await original(request_ids))  # every one SUCCEEDED at the bank
+        found[failed] = replace(
+            found[failed],
+            state=WithdrawalState.FAILED,
+            failure_reason="card frozen",
+            decline_reason=DeclineReason.OTHER,
+        )
+        found[pending] = replace(found[pending], state=WithdrawalState.PROCESSING)
+        del found[unknown]  # not found: asked again later
+        # The bank's callback about this one lands while the query is on its way.
+        await withdrawals.apply(raced, found[raced], Source.CALLBACK)
+        return found
+
+    bank.query_withdrawals = answers
+    before = utcnow()
+    assert await withdrawals.sync_due(bank_code="CEB") == 5
+    found = await rows(app)
+    assert {i: found[i].status for i in ids} == {
+        settled: "SUCCEEDED",
+        failed: "FAILED",
+        pending: "PROCESSING",
+        unknown: "PROCESSING",
+        raced: "SUCCEEDED",
+    }
+    assert found[failed].failure_code == "BANK_DECLINED"
+    assert found[failed].failure_reason == "card frozen"
+    for i in (pending, unknown):
+        assert found[i].sync_attempts == 1 and found[i].sync_lease_until is None
+        assert found[i].next_sync_at - before >= withdrawals.policy.backoff(1)
+    for i in (settled, failed, raced):
+        assert found[i].next_sync_at is None and found[i].sync_lease_until is None
+    async with app.state.services.db.read() as session:
+        events = list(await session.exec(select(WithdrawalEvent)))
+    moves = Counter(
+        (e.withdrawal_id, e.source, e.to_status)
+        for e in events
+        if e.source in ("STATUS_SYNC", "CALLBACK")
+    )
+    assert moves == Counter(
+        {
+            (settled, "STATUS_SYNC", "SUCCEEDED"): 1,
+            (failed, "STATUS_SYNC", "FAILED"): 1,
+            (raced, "CALLBACK", "SUCCEEDED"): 1,
+        }
+    )
+    (event,) = [e for e in events if e.withdrawal_id == failed and e.to_status == "FAILED"]
+    assert event.detail == "BANK_DECLINED" and event.from_status == "PROCESSING"
+
+
 async def test_a_sync_that_settles_a_withdrawal_wakes_its_watchers_at_once(start_app):
     client, app = await start_app(status_sync=False, bank_options=BANKS)
     (withdrawal_id,) = await make(client, "CEB", 1, "watched")
@@ -254,8 +322,10 @@ async def test_a_lane_whose_passes_fail_backs_off_and_logs_one_traceback(caplog)
         sync.start()
         await asyncio.sleep(1.0)
         await sync.stop()
-    # Every 10 ms would be about 100 passes; doubling pauses make it about 7.
-    assert 3 <= withdrawals.passes <= 10, withdrawals.passes
+    # Every 10 ms would be about 100 rounds of the lane's passes; doubling pauses make it
+    # about 7.
+    rounds = withdrawals.passes / Withdrawals.SYNC_PASSES
+    assert 3 <= rounds <= 10, withdrawals.passes
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1
     assert "failed again" in caplog.records[-1].getMessage()
