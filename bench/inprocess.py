@@ -90,6 +90,7 @@ def bench_settings(
         rate_login_per_minute=UNLIMITED,
         rate_money_per_minute=UNLIMITED,
         rate_address_per_minute=UNLIMITED,
+        rate_quote_per_minute=UNLIMITED,
     )
 
 

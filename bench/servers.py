@@ -137,7 +137,7 @@ def rss_kib(pid: int) -> int:
 #: lists the six sandbox banks LIVE on both channels (bench/catalog-six-live.toml).
 DEVIATIONS = (
     "CARDCASH_ENV=prod with its defaults (log level INFO, JSON access log, metrics on); "
-    f"only raised: rate limits (login, money, per address: {UNLIMITED}/min); also set: "
+    f"only raised: rate limits (login, money, quotes, per address: {UNLIMITED}/min); also set: "
     "CARDCASH_SIMULATED_BANKS=true, WeChat login against a local stand-in, the bench catalog "
     "(six banks LIVE)"
 )
@@ -169,6 +169,7 @@ def cardcash_env(
         CARDCASH_RATE_LOGIN_PER_MINUTE=UNLIMITED,
         CARDCASH_RATE_MONEY_PER_MINUTE=UNLIMITED,
         CARDCASH_RATE_ADDRESS_PER_MINUTE=UNLIMITED,
+        CARDCASH_RATE_QUOTE_PER_MINUTE=UNLIMITED,
     )
     env.update({f"CARDCASH_{k.upper()}": str(v) for k, v in settings.items()})
     return env
