@@ -13,6 +13,7 @@ worker threads instead. On PostgreSQL all of them are the same pooled async engi
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -45,6 +47,8 @@ class EngineOptions:
     #: hold requests and their pooled connections forever.
     command_timeout: float = 30.0
     sqlite_busy_timeout_ms: int = 5000
+    #: A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+    idle_ping_seconds: float = 1.0
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
@@ -93,19 +97,46 @@ def create_engine(url: str, options: EngineOptions) -> AsyncEngine:
         )
         _sqlite_pragmas(engine.sync_engine, options.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=options.pool_size,
         max_overflow=options.max_overflow,
         pool_timeout=options.pool_timeout,
-        # A connection broken by a database restart is found by the ping on checkout and
-        # replaced, so requests after the restart work without a process restart.
-        pool_pre_ping=True,
         connect_args={
             "timeout": options.connect_timeout,
             "command_timeout": options.command_timeout,
         },
     )
+    _ping_when_idle(engine.sync_engine, options.idle_ping_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout when it sat idle ``idle_seconds`` or more, and
+    replace it when the ping fails.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout, three round trips with asyncpg
+    (BEGIN, the ping, ROLLBACK): as many as a request's own statements. A connection in
+    steady use needs none: if the database went away under it, its statement fails with a
+    disconnect, which invalidates it and every connection pooled before it, so the next
+    checkouts connect afresh. One that sat idle is the one that may have been cut meanwhile
+    (a restart, a failover, a proxy's idle timeout) without anyone noticing: it is pinged.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:
+        record.info["cardcash_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("cardcash_idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failed ping: a new connection
+            # The pool invalidates this one and checks out another (SQLAlchemy's own retry).
+            raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
 
 
 def _inline(url: str, options: EngineOptions, *, writer: bool) -> sqlite_inline.Inline:
@@ -156,20 +187,31 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=SQLModelSession, expire_on_commit=False
         )
+        # PostgreSQL's reads: each statement on its own, with no BEGIN and ROLLBACK around it.
+        # Under READ COMMITTED (the default, which cardcash keeps) every statement reads its
+        # own snapshot anyway, so a read-only transaction gives a read nothing but two more
+        # round trips. The same pool; asyncpg's "autocommit" is only not starting one.
+        self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = async_sessionmaker(
+            self._reads, class_=SQLModelSession, expire_on_commit=False
+        )
         if self.is_sqlite:
             self.sqlite_writer = _inline(url, options, writer=True)
             self.sqlite_reader = _inline(url, options, writer=False)
 
     def read(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A session for reads; nothing it does is committed."""
+        """A session for reads only (on PostgreSQL each statement runs on its own: never
+        write through it)."""
         if self.is_sqlite:
             return self.sqlite_reader.session(begin=False)
-        return self._sessions()
+        return self._read_sessions()
 
     def scan(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reads that may visit many rows (a count over a whole table): on
         SQLite they run on a driver thread, so the event loop goes on meanwhile."""
-        return self._sessions()
+        if self.is_sqlite:
+            return self._sessions()
+        return self._read_sessions()
 
     def write(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session in one transaction, committed when the block ends without an error."""
@@ -191,10 +233,10 @@ class Database:
         return self.engine.begin()
 
     def read_core(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection for reads by Core statements; nothing it does is committed."""
+        """A connection for reads by Core statements only (see :meth:`read`)."""
         if self.is_sqlite:
             return self.sqlite_reader.connect()
-        return self.engine.connect()
+        return self._reads.connect()
 
     async def ping(self) -> None:
         """Raise when the database cannot be reached."""
