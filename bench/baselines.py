@@ -5,6 +5,8 @@
   bytes: a page that costs the slowest bank and nothing else.
 - ``insert_row``: inserts one row per request through SQLAlchemy async, in its own
   transaction, on SQLite in WAL mode (the same pragmas cardcash uses).
+- ``insert_row_pg``: the same on PostgreSQL (``BENCH_DB_URL``, SQLAlchemy async + asyncpg,
+  the pool sized as cardcash's by default: 10 + 10 overflow).
 """
 
 from __future__ import annotations
@@ -79,6 +81,30 @@ def insert_row() -> Starlette:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        yield
+        await engine.dispose()
+
+    async def graphql(request: Request) -> Response:
+        payload = (await request.body()).decode()
+        async with engine.begin() as conn:
+            result = await conn.execute(insert(rows).values(key="k", payload=payload))
+        return Response(
+            b'{"data":{"id":%d}}' % result.inserted_primary_key[0], media_type="application/json"
+        )
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["POST"])],
+        lifespan=lifespan,
+    )
+
+
+def insert_row_pg() -> Starlette:
+    engine = create_async_engine(os.environ["BENCH_DB_URL"], pool_size=10, max_overflow=10)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -967,6 +967,124 @@ def _backlog_under_load(report: Report, seconds: float) -> dict:
     return {"under_load": {"load": r.summary(), "due_samples": samples, "drained_after_s": settle_s}}
 
 
+# -- 9 -------------------------------------------------------------------------------------------
+
+
+def figure_9(report: Report, seconds: float, rounds: int) -> None:
+    """createWithdrawal on PostgreSQL, the production database: one worker at 32 concurrent
+    against a Starlette endpoint inserting one row per request through SQLAlchemy async and
+    asyncpg in the same run, then two workers against one."""
+    connections = 32
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    name = f"cardcash_bench_{uuid.uuid4().hex[:8]}"
+    base_name = f"{name}_baseline"
+    for db in (name, base_name):
+        _psql(admin, f'CREATE DATABASE "{db}"')
+    try:
+        with servers.Workdir("f9") as wd:
+            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            env = servers.cardcash_env(wd, url, latency_ms=0)
+            servers.prepare_database(env, wd)
+            users, expected_rps = 8 * connections, 500
+            per_user = max(2, int(expected_rps * seconds * 1.5) // users + 1)
+            with servers.cardcash(env, wd, workers=1) as one:
+                reqs = asyncio.run(_quotes(one.url, users, per_user, "pg1-"))
+                f1 = write_requests(wd / "create1.txt", reqs)
+                base_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{base_name}"
+                with servers.baseline("insert_row_pg", wd, BENCH_DB_URL=base_url) as base:
+                    b = load.run(base.url, f1, seconds=seconds, connections=connections)
+                r1 = load.run(
+                    one.url, f1, seconds=seconds, connections=connections,
+                    expect='"VERIFICATION_REQUIRED"', profile=(one.pid, "f9-create-pg"),
+                )
+            with servers.cardcash(env, wd, workers=2) as two:
+                reqs2 = asyncio.run(_quotes(two.url, users, per_user * 2, "pg2-"))
+                f2 = write_requests(wd / "create2.txt", reqs2)
+                r2 = load.run(
+                    two.url, f2, seconds=seconds, connections=connections,
+                    expect='"VERIFICATION_REQUIRED"',
+                )
+            time.sleep(1.0)
+            plain = url.replace("+asyncpg", "")
+            made = int(_psql_value(plain, "SELECT count(*) FROM withdrawals"))
+            duplicates = int(
+                _psql_value(
+                    plain,
+                    "SELECT count(*) FROM (SELECT quote_id FROM withdrawals GROUP BY quote_id "
+                    "HAVING count(*) > 1) d",
+                )
+            )
+    finally:
+        for db in (name, base_name):
+            _psql(admin, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    answered = r1.ok + r2.ok
+    in_flight = (r1.sent - r1.requests) + (r2.sent - r2.requests)
+    exact = (
+        r1.errors == r2.errors == r1.bad == r2.bad == 0
+        and duplicates == 0
+        and answered <= made <= answered + in_flight
+    )
+    report.details["9"] = {
+        "baseline": b.summary(),
+        "1 worker": r1.summary(),
+        "2 workers": r2.summary(),
+        "withdrawals_in_db": made,
+        "duplicates": duplicates,
+        "bad_sample": r1.sample or r2.sample,
+    }
+    report.add(
+        Row(
+            "9",
+            "createWithdrawal, PostgreSQL, 1 worker, 32 conc.",
+            r1.rps,
+            "req/s",
+            b.rps,
+            "Starlette, 1 insert/txn, SQLAlchemy+asyncpg",
+            ">= 0.50x",
+            r1.rps >= 0.5 * b.rps and r1.bad == 0,
+            f"p50 {r1.p50_ms:.0f} ms; errors {r1.errors}, bad {r1.bad}",
+        )
+    )
+    report.add(
+        Row(
+            "9",
+            "createWithdrawal p99, PostgreSQL, 1 worker",
+            r1.p99_ms,
+            "ms",
+            b.p99_ms,
+            "same baseline",
+            "<= 150 ms",
+            r1.p99_ms <= 150,
+        )
+    )
+    report.add(
+        Row(
+            "9",
+            "createWithdrawal, PostgreSQL, 2 workers vs 1",
+            r2.rps,
+            "req/s",
+            r1.rps,
+            "1 worker",
+            ">= 1.60x",
+            r2.rps >= 1.6 * r1.rps and r2.bad == 0,
+            f"p50 {r2.p50_ms:.0f} ms, p99 {r2.p99_ms:.0f} ms; errors {r2.errors}, bad {r2.bad}",
+        )
+    )
+    report.add(
+        Row(
+            "9",
+            "createWithdrawal, PostgreSQL: withdrawals in DB / answered OK",
+            made,
+            "rows",
+            answered,
+            "OK answers",
+            "== 1 per request, 0 errors",
+            exact,
+            f"unanswered at stop {in_flight}, dup {duplicates}",
+        )
+    )
+
+
 FIGURES = {
     "1": figure_1,
     "2": figure_2,
@@ -976,4 +1094,5 @@ FIGURES = {
     "6": figure_6,
     "7": figure_7,
     "8": figure_8,
+    "9": figure_9,
 }
