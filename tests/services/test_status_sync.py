@@ -131,13 +131,10 @@ async def test_without_a_batch_query_calls_overlap_within_half_the_guards_cap(st
 
     bank.query_withdrawal = query_withdrawal
     withdrawals = app.state.services.withdrawals
-    started = time.monotonic()
-    claimed = [await withdrawals.sync_due(bank_code="CEB") for _ in range(3)]
-    claimed += [await withdrawals.sync_due(bank_code="CEB") for _ in range(2)]
-    elapsed = time.monotonic() - started
+    claimed = [await withdrawals.sync_due(bank_code="CEB") for _ in range(5)]
     assert claimed == [3, 3, 3, 1, 0]  # a pass claims one call per slot
-    assert most == 3  # half of guard_max_concurrency=6: the rest stays free for users
-    assert elapsed < 10 * 0.05  # concurrent: one at a time would take 10 × 50 ms
+    # Calls overlap, up to half of guard_max_concurrency=6: the rest stays free for users.
+    assert most == 3
     assert {r.status for r in (await rows(app)).values()} == {"SUCCEEDED"}
     assert len(ids) == 10
 
