@@ -291,6 +291,12 @@ class Withdrawal(SQLModel, table=True):
         default=None, max_length=32, description="providers.DeclineReason of a bank's refusal."
     )
     bank_reference: str | None = Field(default=None, max_length=128)
+    booked_terms_digest: str | None = Field(
+        default=None,
+        max_length=64,
+        description="providers.terms_digest of the terms the bank says it booked (SDK 1.2); "
+        "null when it did not say (an older plugin).",
+    )
     verification_attempts: int = 0
     expected_arrival: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(

@@ -184,6 +184,11 @@ class DeclineReason(Enum):
     BANK_UNAVAILABLE = strawberry.enum_value(
         "BANK_UNAVAILABLE", description="The bank's systems could not complete it."
     )
+    TERMS_CHANGED = strawberry.enum_value(
+        "TERMS_CHANGED",
+        description="The bank cannot book the terms accepted any more (a new day began since "
+        "the quote): a new quote is needed.",
+    )
     OTHER = strawberry.enum_value("OTHER", description="Any other reason, or none given.")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from api.services.disclosure import digest
 from api.services.quotes import QuoteView
 from api.services.withdrawals import EventView, WithdrawalView
-from providers import ScheduledPayment
+from providers import ScheduledPayment, terms_digest
 from providers.scrub import scrub_card_numbers
 
 FORMAT = "cardcash-withdrawal-evidence/1"
@@ -124,6 +124,16 @@ def evidence(
             "received_at": _time(w.created_at),
         },
         "booked": {
+            # The terms the holder accepted, by their digest (providers.terms_digest of the
+            # quote's start day and bank_schedule), and the terms the bank said it booked:
+            # null when its plugin did not say (an SDK before 1.2).
+            "accepted_terms_digest": terms_digest(quote.start_date, quote.bank_schedule),
+            "terms_digest": w.booked_terms_digest,
+            "terms_match": (
+                None
+                if w.booked_terms_digest is None
+                else w.booked_terms_digest == terms_digest(quote.start_date, quote.bank_schedule)
+            ),
             "status": w.status.value,
             "bank_reference": w.bank_reference,
             "expected_arrival": _time(w.expected_arrival),

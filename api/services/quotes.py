@@ -391,6 +391,15 @@ class Quotes:
                 return quote
         raise DomainError(ErrorCode.QUOTE_NOT_FOUND, field="quoteId")
 
+    async def view(self, quote_id: str) -> QuoteView | None:
+        """A quote by its id, whoever's (for the service's own checks, not for users)."""
+        quote = self._recent.get(quote_id)
+        if quote is None:
+            async with self._db.read_core() as connection:
+                row = (await connection.execute(_BY_ID, {"id": quote_id})).first()
+            quote = self._recent.put(quote_id, quote_view(row)) if row else None
+        return quote
+
     async def by_ids(self, ids: list[str]) -> dict[str, QuoteView]:
         async with self._db.read() as session:
             rows = await session.exec(select(Quote).where(col(Quote.id).in_(ids)))

@@ -34,7 +34,7 @@ from api.banks.guard import GuardedProvider
 from api.banks.registry import Registry
 from api.services import failpoints
 from api.services.accounts import Account
-from api.services.banks import Banks, bank_error
+from api.services.banks import Banks, bank_error, today_in_china
 from api.services.cards import Cards, CardView
 from api.services.errors import DomainError, ErrorCode
 from api.services.events import ChangeFeed
@@ -43,9 +43,11 @@ from api.services.ids import derived_id, is_id
 from api.services.lifecycle import Source, Status, can_move
 from api.services.quotes import Quotes, QuoteView
 from db.engine import Database
-from db.models import WITHDRAWAL_STATUSES, Card, Quote, User, Withdrawal, WithdrawalEvent
+from db.models import WITHDRAWAL_STATUSES, Card, User, Withdrawal, WithdrawalEvent
 from db.types import UTCDateTime, utcnow
 from providers import (
+    TERMINAL_STATES,
+    BookedTerms,
     CardKind,
     ConfirmWithdrawal,
     Customer,
@@ -57,6 +59,7 @@ from providers import (
     WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
+    terms_digest,
 )
 
 log = logging.getLogger("cardcash.withdrawals")
@@ -129,6 +132,8 @@ class WithdrawalView:
     """The bank's own words on a failure (masked, bounded): for operators, never users."""
     decline_reason: DeclineReason | None
     bank_reference: str | None
+    booked_terms_digest: str | None
+    """providers.terms_digest of the terms the bank said it booked; None when it did not say."""
     expected_arrival: datetime | None
     verification_attempts: int
     created_at: datetime
@@ -211,6 +216,7 @@ def _view(row: Record) -> WithdrawalView:
         failure_reason=row.failure_reason,
         decline_reason=DeclineReason(row.decline_reason) if row.decline_reason else None,
         bank_reference=row.bank_reference,
+        booked_terms_digest=row.booked_terms_digest,
         expected_arrival=row.expected_arrival,
         verification_attempts=row.verification_attempts,
         created_at=row.created_at,
@@ -298,6 +304,20 @@ def check_consent(quote: QuoteView, consent: Consent, now: datetime) -> None:
             field="acceptedDataSharingVersion",
             version=quote.data_sharing_version,
         )
+
+
+def terms_problem(quote: QuoteView, booked: BookedTerms) -> str | None:
+    """How the terms a bank says it booked differ from those the holder accepted (the
+    quote's start day and the bank's own schedule), or None when they are the same."""
+    if booked.start_date != quote.start_date:
+        return f"booked from {booked.start_date}, accepted from {quote.start_date}"
+    if tuple(booked.schedule) != quote.bank_schedule:
+        return f"booked schedule {booked.digest[:12]}, accepted {quote_terms_digest(quote)[:12]}"
+    return None
+
+
+def quote_terms_digest(quote: QuoteView) -> str:
+    return terms_digest(quote.start_date, quote.bank_schedule)
 
 
 def request_fingerprint(*parts: str) -> str:
@@ -448,6 +468,7 @@ class Withdrawals:
             "failure_reason": None,
             "decline_reason": None,
             "bank_reference": None,
+            "booked_terms_digest": None,
             "verification_attempts": 0,
             "expected_arrival": None,
             "created_at": now,
@@ -506,7 +527,7 @@ class Withdrawals:
             account.customer,
             credit.card_ref,
             debit.card_ref,
-            quote.agreement_version,
+            quote,
             Source.BANK,
             inserted=True,
         )
@@ -576,8 +597,19 @@ class Withdrawals:
     ) -> WithdrawalView:
         """Record what the bank says a withdrawal's state is (a no-op for stale news).
         ``written``: the row as this request inserted it (see :meth:`_move`)."""
+        if result.booked is not None:
+            quote_id = written.quote_id if written is not None else None
+            if quote_id is None:
+                loaded = await self._load(withdrawal_id)
+                quote_id = loaded.quote_id if loaded is not None else None
+            quote = await self._quotes.view(quote_id) if quote_id else None
+            problem = terms_problem(quote, result.booked) if quote is not None else None
+            if problem is not None:
+                return await self._terms_mismatch(withdrawal_id, result, source, problem, written)
         target = Status.of(result.state)
         changes = _outcome(result)
+        if result.booked is not None:
+            changes["booked_terms_digest"] = result.booked.digest
         if result.expected_arrival is not None:
             changes["expected_arrival"] = result.expected_arrival
         row, _ = await self._move(
@@ -585,6 +617,47 @@ class Withdrawals:
             target,
             source,
             changes=changes,
+            written=written,
+        )
+        return _view(row)
+
+    async def _terms_mismatch(
+        self,
+        withdrawal_id: str,
+        result: WithdrawalResult,
+        source: Source,
+        problem: str,
+        written: SimpleNamespace | None,
+    ) -> WithdrawalView:
+        """The bank booked other terms than the holder accepted: never a success. The bank
+        is asked to cancel (what it says is not taken: the withdrawal fails here), the
+        withdrawal fails with TERMS_MISMATCH, and operators are told (a bank that paid out
+        all the same broke the SDK's contract; reconciliation shows it)."""
+        log.error("withdrawal %s: the bank booked other terms (%s); failing it", withdrawal_id,
+                  problem)
+        if result.state not in TERMINAL_STATES:
+            bank_code = written.bank_code if written is not None else None
+            if bank_code is None:
+                bank_code = (await self._load(withdrawal_id)).bank_code
+            try:
+                await self._provider(bank_code).cancel_withdrawal(
+                    withdrawal_id, expected_amount=result.amount, expected_currency=result.currency
+                )
+            except ProviderError:
+                pass
+        row, _ = await self._move(
+            withdrawal_id,
+            Status.FAILED,
+            source,
+            changes={
+                "failure_code": "TERMS_MISMATCH",
+                "failure_reason": f"the bank booked other terms: {problem}"[
+                    :FAILURE_REASON_LENGTH
+                ],
+                "decline_reason": None,
+                "bank_reference": result.bank_reference or None,
+                "booked_terms_digest": result.booked.digest if result.booked else None,
+            },
             written=written,
         )
         return _view(row)
@@ -987,6 +1060,10 @@ class Withdrawals:
         quote = await self._quotes.get(account, quote_id)
         if quote.expired():
             raise DomainError(ErrorCode.QUOTE_EXPIRED, field="quoteId")
+        if quote.start_date != today_in_china():
+            # Its schedule counts from the day it was made: booked today, the same schedule
+            # would be other terms (a quote at 23:55 booked at 00:04). A new quote, not a shift.
+            raise DomainError(ErrorCode.QUOTE_EXPIRED, "day_changed", field="quoteId")
         check_consent(quote, consent, utcnow())
         _, provider = await self._banks.usable(account, quote.bank_code)
         credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
@@ -1014,13 +1091,14 @@ class Withdrawals:
         customer: Customer,
         credit_ref: str,
         debit_ref: str,
-        agreement_version: str,
+        quote: QuoteView,
         source: Source,
         *,
         inserted: bool = False,
     ) -> WithdrawalView:
-        """Hand the withdrawal to its bank and record the answer. ``inserted``: ``row`` is as
-        this request just wrote it (not read back from the database)."""
+        """Hand the withdrawal to its bank, with the terms the holder accepted (the quote's
+        id, start day and the bank's own schedule, and their digest), and record the answer.
+        ``inserted``: ``row`` is as this request just wrote it (not read back)."""
         written = row if inserted else None
         provider = self._provider(row.bank_code)
         try:
@@ -1035,7 +1113,11 @@ class Withdrawals:
                     repayment_type=RepaymentType(row.repayment_type),
                     periods=row.periods,
                     purpose=WithdrawalPurpose(row.purpose),
-                    agreement_version=agreement_version,
+                    agreement_version=quote.agreement_version,
+                    quote_id=quote.id,
+                    start_date=quote.start_date,
+                    schedule=quote.bank_schedule,
+                    schedule_digest=terms_digest(quote.start_date, quote.bank_schedule),
                 )
             )
         except ProviderError as exc:
@@ -1098,9 +1180,9 @@ class Withdrawals:
 
     async def _never_received(self, row: Record, now: datetime) -> None:
         if now - row.created_at < self.policy.resubmit_window:
-            credit, debit, agreement = await self._submission_parts(row)
+            credit, debit, quote = await self._submission_parts(row)
             customer = await self._customer(row.user_id)
-            view = await self._submit(row, customer, credit, debit, agreement, Source.STATUS_SYNC)
+            view = await self._submit(row, customer, credit, debit, quote, Source.STATUS_SYNC)
             if view.status is Status.PENDING:
                 await self._backoff(row)
             return
@@ -1114,12 +1196,11 @@ class Withdrawals:
             },
         )
 
-    async def _submission_parts(self, row: Record) -> tuple[str, str, str]:
+    async def _submission_parts(self, row: Record) -> tuple[str, str, QuoteView]:
         async with self._db.read() as session:
             credit = await session.get(Card, row.credit_card_id)
             debit = await session.get(Card, row.debit_card_id)
-            quote = await session.get(Quote, row.quote_id)
-        return credit.card_ref, debit.card_ref, quote.agreement_version
+        return credit.card_ref, debit.card_ref, await self._quotes.view(row.quote_id)
 
     async def _customer(self, user_id: str) -> Customer:
         async with self._db.read() as session:

@@ -18,6 +18,7 @@ from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
     TERMINAL_STATES,
+    BookedTerms,
     CallbackEvent,
     CardInfo,
     CardKind,
@@ -35,12 +36,14 @@ from providers.types import (
     WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
+    terms_digest,
 )
 
 __all__ = [
     "SDK_VERSION",
     "TERMINAL_STATES",
     "BankProvider",
+    "BookedTerms",
     "CallbackEvent",
     "CardInfo",
     "CardKind",
@@ -65,4 +68,5 @@ __all__ = [
     "WithdrawalResult",
     "WithdrawalState",
     "simulator",
+    "terms_digest",
 ]

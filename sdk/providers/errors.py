@@ -63,6 +63,9 @@ class DeclineReason(StrEnum):
     """Today's cap on cash advances is reached."""
     BANK_UNAVAILABLE = "BANK_UNAVAILABLE"
     """The bank's systems could not complete it (maintenance, outage)."""
+    TERMS_CHANGED = "TERMS_CHANGED"
+    """The terms sent are not the ones the bank would book now (a new day has begun since
+    the quote, or the pricing changed): the holder needs a new quote (SDK 1.2)."""
     OTHER = "OTHER"
     """Any other reason, or none given."""
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from providers.errors import DeclineReason, ProviderError, ProviderErrorCode
 from providers.scrub import contains_card_number, mask_card_numbers
 from providers.statement import StatementEntry
 from providers.types import (
+    BookedTerms,
     CallbackEvent,
     CardInfo,
     CardKind,
@@ -275,6 +276,13 @@ def check_withdrawal(
     result = _check_withdrawal_fields(result)
     _check_same_withdrawal(result, request_id=request_id, amount=amount, currency=currency)
     _expect_type(result.expected_arrival, (datetime, type(None)), "expected_arrival")
+    # The booked terms (SDK 1.2) must be well formed; whether they are the ones accepted is
+    # for the service to say, which knows the quote.
+    _expect_type(result.booked, (BookedTerms, type(None)), "booked")
+    if result.booked is not None:
+        _expect_type(result.booked.start_date, date, "booked start_date")
+        _expect_type(result.booked.schedule, tuple, "booked schedule")
+        _check_schedule(result.booked.schedule, amount, len(result.booked.schedule))
     return result
 
 

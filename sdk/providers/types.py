@@ -6,6 +6,8 @@ decimals, every currency an ISO 4217 code (``"CNY"``).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +22,11 @@ from providers.errors import DeclineReason
 #:
 #: 1.1 added :mod:`providers.webhooks`, ``Offer.of``, ``CardInfo.usable_for_payout`` and
 #: ``payout_note``, :class:`WithdrawalPurpose` and ``BankProvider.sdk_supported``.
-SDK_VERSION = "1.1"
+#:
+#: 1.2 added the bound booking: ``SubmitWithdrawal.quote_id``, ``start_date``, ``schedule`` and
+#: ``schedule_digest``, :class:`BookedTerms` echoed as ``WithdrawalResult.booked``,
+#: :func:`terms_digest` and ``DeclineReason.TERMS_CHANGED``.
+SDK_VERSION = "1.2"
 
 
 class CardKind(StrEnum):
@@ -330,6 +336,55 @@ class SubmitWithdrawal:
     as a string keep working)."""
     agreement_version: str
     """The agreement version of the quote the holder accepted."""
+    quote_id: str = field(default="", kw_only=True)
+    """cardcash's id of the quote the holder accepted (SDK 1.2), for the bank's records."""
+    start_date: date | None = field(default=None, kw_only=True)
+    """The day the loan starts (SDK 1.2): the booking day, in China's time, from which
+    ``schedule`` counts. cardcash sends only a quote of this very day; a bank that would book
+    from another day must refuse (``DECLINED``, ``TERMS_CHANGED``), never shift the terms."""
+    schedule: tuple[ScheduledPayment, ...] = field(default=(), kw_only=True)
+    """The schedule the holder accepted, as the bank quoted it (SDK 1.2): book exactly this,
+    or refuse with ``DECLINED`` and ``DeclineReason.TERMS_CHANGED``."""
+    schedule_digest: str = field(default="", kw_only=True)
+    """:func:`terms_digest` of ``start_date`` and ``schedule`` (SDK 1.2): a bank may keep it
+    as the fingerprint of what was accepted."""
+
+
+def terms_digest(start_date: date, schedule: Sequence[ScheduledPayment]) -> str:
+    """The SHA-256 (hex) of a loan's terms: its start day and every payment, one line each
+    (``period|due date|principal|interest|fee``, amounts with two decimals), in UTF-8.
+
+    Example::
+
+        >>> terms_digest(date(2026, 3, 1), (ScheduledPayment(1, date(2026, 3, 31),
+        ...     Decimal("100.00"), Decimal("1.50"), Decimal("10.00")),))[:12]
+        '12fc549a0212'
+    """
+    lines = [start_date.isoformat()] + [
+        f"{p.period}|{p.due_date.isoformat()}|{p.principal:.2f}|{p.interest:.2f}|{p.fee:.2f}"
+        for p in schedule
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BookedTerms:
+    """The terms a bank booked a withdrawal on, echoed in every answer about it (SDK 1.2).
+
+    cardcash compares them with what the holder accepted (``SubmitWithdrawal.start_date`` and
+    ``schedule``): a difference is never a success. The withdrawal fails, the bank is asked
+    to cancel it, and operators are told.
+    """
+
+    start_date: date
+    """The day the bank's loan starts."""
+    schedule: tuple[ScheduledPayment, ...]
+    """The payments the bank booked, as it would quote them."""
+
+    @property
+    def digest(self) -> str:
+        """:func:`terms_digest` of these terms."""
+        return terms_digest(self.start_date, self.schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +421,10 @@ class WithdrawalResult:
     """For PROCESSING: when the money is expected on the debit card, if the bank says."""
     decline_reason: DeclineReason | None = field(default=None, kw_only=True)
     """Why a ``FAILED`` withdrawal failed, from the closed set; ``None`` counts as ``OTHER``."""
+    booked: BookedTerms | None = field(default=None, kw_only=True)
+    """The terms the bank booked (SDK 1.2): echo them in every answer once booked. ``None``
+    from a plugin of an older SDK: cardcash then checks what it can (request id, amount,
+    currency) and records that the terms were not echoed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,8 @@ EXPECTED_FAILURES = {
     "test_a_withdrawal_over_the_daily_cap_is_refused": "submit_withdrawal(5000.01, 5000 left",
     "test_cancel_after_confirmation_is_refused_and_changes_nothing":
         "cancel_withdrawal(SUCCEEDED) returned",
+    # It declares the SDK it runs on (1.2, by default) and echoes no booked terms.
+    "test_the_booked_terms_are_the_ones_sent": "submit_withdrawal did not echo the booked terms",
 }
 
 
@@ -192,6 +194,7 @@ VARIANTS = textwrap.dedent(
     import sys
     import time
     from dataclasses import replace
+    from datetime import timedelta
     from decimal import Decimal
 
     import pytest
@@ -199,7 +202,7 @@ VARIANTS = textwrap.dedent(
     sys.path.insert(0, EXAMPLE_PACKAGE)
     import cardcash_examplebank.bank as example  # noqa: E402
     from providers import (  # noqa: E402
-        CallbackEvent, ConfirmWithdrawal, ProviderContext, ProviderError, ProviderErrorCode,
+        BookedTerms, CallbackEvent, ConfirmWithdrawal, ProviderContext, ProviderError, ProviderErrorCode,
         WithdrawalState,
     )
     from providers.testkit import ConformanceSuite  # noqa: E402
@@ -459,6 +462,36 @@ VARIANTS = textwrap.dedent(
                   "test_a_callback_signed_outside_the_replay_window_is_refused"}
 
 
+    # SDK 1.2, booking every withdrawal from the next day on: the terms echoed are not those
+    # sent (what a bank that fixes the start when it books, not when it quotes, would do).
+    class BooksLaterBank(example.ExampleBank):
+        sdk_version = "1.2"
+
+        def _booked(self, request):
+            later = request.start_date + timedelta(days=1)
+            return BookedTerms(later, self.price_schedule(
+                self._offer_for_terms, request.amount, request.repayment_type,
+                request.periods, later))
+
+        async def submit_withdrawal(self, request):
+            self._offer_for_terms = await self.get_offer(request.customer,
+                                                         request.credit_card_ref)
+            self._requests = getattr(self, "_requests", {})
+            self._requests[request.request_id] = request
+            return replace(await super().submit_withdrawal(request),
+                           booked=self._booked(request))
+
+        async def query_withdrawal(self, request_id):
+            answer = await super().query_withdrawal(request_id)
+            request = getattr(self, "_requests", {}).get(request_id)
+            return replace(answer, booked=self._booked(request)) if request else answer
+
+
+    class TestBooksOtherTerms(Variant):
+        bank_class = BooksLaterBank
+        SELECT = {"test_the_booked_terms_are_the_ones_sent", "test_submission_is_idempotent"}
+
+
     class WechatOnlyBank(example.ExampleBank):
         async def list_cards(self, customer):
             if customer.channel != "WECHAT":
@@ -485,7 +518,7 @@ VARIANTS = textwrap.dedent(
     # -- every other rule of the suite, one defect each ------------------------------------
 
     class NewerSdkBank(example.ExampleBank):
-        sdk_supported = ">=1.2,<2"
+        sdk_supported = ">=1.3,<2"
 
 
     class TestSdkRangeLeavesOutThisSdk(Variant):
@@ -757,7 +790,7 @@ VARIANT_FAILURES = {
     "TestServesTheOneChannelItIsListedOn": {},
     "TestSdkRangeLeavesOutThisSdk": {
         "test_provider_declares_code_name_and_a_compatible_sdk":
-            "supports provider SDK >=1.2,<2; this cardcash provides SDK",
+            "supports provider SDK >=1.3,<2; this cardcash provides SDK",
     },
     "TestHealthIsABool": {
         "test_health_is_reported": "health() returned True, not a Health",
@@ -801,6 +834,9 @@ VARIANT_FAILURES = {
     "TestCallbackReversesTheFinalState": {
         "test_pushed_callbacks_agree_with_the_final_state_and_the_amount":
             "after the final SUCCEEDED the bank pushed ['FAILED']",
+    },
+    "TestBooksOtherTerms": {
+        "test_the_booked_terms_are_the_ones_sent": "submit_withdrawal: the bank booked other terms",
     },
 }
 

@@ -40,6 +40,7 @@ from providers.pricing import standard_schedule
 from providers.statement import StatementEntry
 from providers.types import (
     SDK_VERSION,
+    BookedTerms,
     CallbackEvent,
     CardInfo,
     ConfirmWithdrawal,
@@ -252,6 +253,7 @@ class SandboxBank(BankProvider):
                     )
                 return existing
             row = self._new_withdrawal(request, fingerprint, now)
+            self._check_terms(request, row)
             held, drawn = ledger.card_totals(request.credit_card_ref, row.business_date)
             self._check_limit(self._customer(request.customer), held, request.amount)
             remaining = self.data.daily_cap - drawn
@@ -545,6 +547,39 @@ class SandboxBank(BankProvider):
         if not request.purpose.strip():
             raise ProviderError(ProviderErrorCode.DECLINED, "a purpose must be declared")
 
+    def _booked(self, row: WithdrawalRow) -> BookedTerms:
+        """The terms this bank books a withdrawal on: its own schedule, from the day it was
+        received (its business day)."""
+        start = date.fromisoformat(row.business_date)
+        return BookedTerms(
+            start,
+            standard_schedule(
+                row.amount,
+                row.repayment_type,
+                row.periods,
+                start,
+                single_month=self.data.single_month,
+                installment=self.data.installment(row.periods)
+                if row.repayment_type is RepaymentType.INSTALLMENT
+                else None,
+            ),
+        )
+
+    def _check_terms(self, request: SubmitWithdrawal, row: WithdrawalRow) -> None:
+        """Book the terms sent (SDK 1.2) or refuse: a request sent with a schedule that this
+        bank would not book today (the quote was of another day) is declined, never shifted.
+        A request without terms (an older cardcash) is booked on the bank's own."""
+        if request.start_date is None and not request.schedule:
+            return
+        booked = self._booked(row)
+        if request.start_date != booked.start_date or tuple(request.schedule) != booked.schedule:
+            raise ProviderError(
+                ProviderErrorCode.DECLINED,
+                f"the terms sent start on {request.start_date}; this bank books from "
+                f"{booked.start_date} on its own schedule",
+                decline_reason=DeclineReason.TERMS_CHANGED,
+            )
+
     def _check_amount(self, amount: Decimal, currency: str) -> None:
         if currency != self.data.currency:
             raise ProviderError(ProviderErrorCode.DECLINED, f"only {self.data.currency} is lent")
@@ -636,6 +671,7 @@ class SandboxBank(BankProvider):
             failure_reason=row.failure_reason,
             expected_arrival=arrival,
             decline_reason=_decline(row),
+            booked=self._booked(row),
         )
 
     def _event(self, row: WithdrawalRow) -> CallbackEvent:
@@ -681,6 +717,8 @@ def _fingerprint(request: SubmitWithdrawal) -> str:
         request.purpose,
         request.agreement_version,
     ]
+    if request.schedule_digest:  # the same request id with other terms is another request
+        parts.append(request.schedule_digest)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

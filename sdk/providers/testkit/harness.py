@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,7 +30,22 @@ from providers.types import (
     WithdrawalPurpose,
     WithdrawalResult,
     WithdrawalState,
+    terms_digest,
 )
+
+
+def booking_day():
+    """Today in China, where banks count their days: the day a loan booked now starts."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def echoes_terms(provider: BankProvider) -> bool:
+    """Whether the plugin declares an SDK that echoes the booked terms (1.2 and later)."""
+    major, _, minor = str(getattr(provider, "sdk_version", "1.0")).partition(".")
+    try:
+        return (int(major), int(minor.split(".")[0] or 0)) >= (1, 2)
+    except ValueError:
+        return False
 
 T = TypeVar("T")
 
@@ -258,15 +274,18 @@ class Harness:
         if not tenors:
             pytest.fail("the offer lists no repayment type", pytrace=False)
         repayment_type, periods = tenors[0]
+        start = booking_day()
         quote = await self.call("quote", self.provider.quote(QuoteRequest(
             self.customer, credit.card_ref, amount, offer.currency, repayment_type, periods,
-            date.today(),
+            start,
         )))
         return SubmitWithdrawal(
             request_id=f"conformance-{uuid.uuid4().hex}", customer=self.customer,
             credit_card_ref=credit.card_ref, debit_card_ref=debit.card_ref, amount=amount,
             currency=offer.currency, repayment_type=repayment_type, periods=periods,
             purpose=WithdrawalPurpose.EDUCATION, agreement_version=quote.agreement_version,
+            quote_id=f"conformance-quote-{uuid.uuid4().hex}", start_date=start,
+            schedule=quote.schedule, schedule_digest=terms_digest(start, quote.schedule),
         )
 
     async def submit(self, request: SubmitWithdrawal) -> WithdrawalResult:

@@ -31,10 +31,10 @@ import pytest
 
 from providers.base import BankProvider
 from providers.compat import PluginRefused, check_sdk_compatible, check_sdk_supported
-from providers.errors import ProviderErrorCode
+from providers.errors import DeclineReason, ProviderErrorCode
 from providers.integrity import check_offer, check_quote
 from providers.scrub import contains_card_number
-from providers.testkit.harness import Harness, tampered, two_decimals
+from providers.testkit.harness import Harness, booking_day, echoes_terms, tampered, two_decimals
 from providers.testkit.inbox import CallbackInbox
 from providers.types import (
     TERMINAL_STATES,
@@ -47,6 +47,7 @@ from providers.types import (
     QuoteRequest,
     RepaymentType,
     WithdrawalState,
+    terms_digest,
 )
 
 E = ProviderErrorCode
@@ -223,6 +224,37 @@ class ConformanceSuite:
         result = await bank.submit(request)
         assert result.state in (WithdrawalState.VERIFICATION_REQUIRED, WithdrawalState.PROCESSING,
                                 *TERMINAL_STATES)
+
+    async def test_the_booked_terms_are_the_ones_sent(self, bank: Harness):
+        """SDK 1.2: the bank books the schedule the holder accepted, from its start day, and
+        echoes it in every answer; terms it would not book today are refused with
+        TERMS_CHANGED, never booked shifted."""
+        if not echoes_terms(bank.provider):
+            pytest.skip(f"the plugin declares SDK {bank.provider.sdk_version}: the booked "
+                        "terms are echoed from SDK 1.2 on (cardcash checks what it can)")
+        request = await bank.submission()
+        for what, answer in (("submit_withdrawal", await bank.submit(request)),
+                             ("query_withdrawal", await bank.query(request))):
+            booked = answer.booked
+            assert booked is not None, f"{what} did not echo the booked terms (SDK 1.2)"
+            assert (booked.start_date, tuple(booked.schedule)) == (
+                request.start_date, request.schedule), (
+                f"{what}: the bank booked other terms: from {booked.start_date}, "
+                f"{booked.digest[:12]}, sent from {request.start_date}, "
+                f"{request.schedule_digest[:12]}")
+        # The same schedule a day later is not what this bank books today: refused.
+        later = booking_day() + timedelta(days=1)
+        quote = await bank.call("quote", bank.provider.quote(QuoteRequest(
+            request.customer, request.credit_card_ref, request.amount, request.currency,
+            request.repayment_type, request.periods, later)))
+        shifted = replace(request, request_id=f"{request.request_id}-later", start_date=later,
+                          schedule=quote.schedule,
+                          schedule_digest=terms_digest(later, quote.schedule))
+        error = await bank.refused("submit_withdrawal(terms of another day)",
+                                   bank.provider.submit_withdrawal(shifted), E.DECLINED)
+        assert error.decline_reason is DeclineReason.TERMS_CHANGED, (
+            f"terms the bank would not book are refused with TERMS_CHANGED, not "
+            f"{error.decline_reason}")
 
     async def test_submission_is_idempotent(self, bank: Harness):
         request = await bank.submission()
