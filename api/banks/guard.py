@@ -209,6 +209,8 @@ class GuardedProvider:
         self.name: str = provider.name
         self.version: str = provider.version
         self.sdk_version: str = provider.sdk_version
+        #: The bank asks for the credit-report authorisation with each withdrawal.
+        self.asks_credit_report: bool = bool(getattr(provider, "asks_credit_report", False))
         self._log = logger or logging.getLogger(f"cardcash.providers.{self.code}")
         self._clock = clock
         self._on_call = on_call

@@ -140,6 +140,10 @@ class DataSharingConsent:
     digest: str = strawberry.field(
         description="SHA-256 (hex) of version, a line feed and text: what the withdrawal records."
     )
+    credit_report_authorization: bool = strawberry.field(
+        description="True when the bank asks to query the user's credit report (征信) and this "
+        "consent includes that authorisation, named in text: agreeing gives it."
+    )
 
 
 @strawberry.type(
@@ -228,6 +232,7 @@ class Quote:
                 version=q.data_sharing_version,
                 text=q.data_sharing_text,
                 digest=q.data_sharing_digest,
+                credit_report_authorization=q.credit_report,
             ),
             created_at=q.created_at,
             expires_at=q.expires_at,

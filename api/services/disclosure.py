@@ -31,23 +31,38 @@ def digest(version: str, text: str) -> str:
     return hashlib.sha256(f"{version}\n{text}".encode()).hexdigest()
 
 
-def data_sharing_version(bank_code: str) -> str:
-    """The data-sharing consent's version: the bank it names and the template's revision."""
-    return f"{bank_code}+{DATA_SHARING_REVISION}"
+#: The suffix of a data-sharing consent's version that includes the credit-report
+#: authorisation the bank asks for.
+CREDIT_REPORT = "+credit-report"
 
 
-def data_sharing_text(*, bank_name: str, language: str = messages.DEFAULT_LANGUAGE) -> str:
+def data_sharing_version(bank_code: str, *, credit_report: bool = False) -> str:
+    """The data-sharing consent's version: the bank it names, the template's revision, and
+    whether it includes the authorisation to query the credit report."""
+    return f"{bank_code}+{DATA_SHARING_REVISION}" + (CREDIT_REPORT if credit_report else "")
+
+
+def includes_credit_report(version: str) -> bool:
+    """Whether the data-sharing consent of ``version`` authorises the credit-report query."""
+    return version.endswith(CREDIT_REPORT)
+
+
+def data_sharing_text(
+    *, bank_name: str, credit_report: bool = False, language: str = messages.DEFAULT_LANGUAGE
+) -> str:
     """The consent to give the bank the user's personal information for this withdrawal
     (PIPL arts. 14, 23 and 29: its own consent, naming the recipient, the purpose, the
-    information and how to withdraw it), apart from the loan's disclosure."""
+    information and how to withdraw it), apart from the loan's disclosure. ``credit_report``:
+    the bank asks to query the user's credit report, and the consent names that
+    authorisation (the Credit Reporting Regulation, art. 18: a personal credit report is
+    queried only with the person's written consent, for a stated purpose)."""
 
     def line(key: str) -> str:
         return messages.text(f"data_sharing.{key}", language, bank=bank_name)
 
-    return "\n".join(
-        line(key)
-        for key in ("recipient", "information", "purpose", "rights")
-    )
+    keys = ["recipient", "information", *(["credit_report"] if credit_report else []),
+            "purpose", "rights"]
+    return "\n".join(line(key) for key in keys)
 
 
 def disclosure_text(

@@ -105,6 +105,7 @@ def evidence(
                 "version": quote.data_sharing_version,
                 "text": quote.data_sharing_text,
                 "digest": quote.data_sharing_digest,
+                "credit_report_authorization": quote.credit_report,
             },
         },
         "accepted": {

@@ -25,6 +25,7 @@ from api.services.disclosure import (
     digest,
     disclosure_text,
     disclosure_version,
+    includes_credit_report,
 )
 from api.services.errors import DomainError, ErrorCode
 from api.services.exposure import Exposure
@@ -88,6 +89,8 @@ class QuoteView:
     before it was asked for (no withdrawal can be made from those)."""
     data_sharing_text: str
     data_sharing_digest: str
+    credit_report: bool
+    """The data-sharing consent includes the authorisation to query the credit report."""
     created_at: datetime
     expires_at: datetime
 
@@ -141,6 +144,7 @@ def quote_view(row: Quote | Row | SimpleNamespace) -> QuoteView:
         data_sharing_version=row.data_sharing_version,
         data_sharing_text=row.data_sharing_text,
         data_sharing_digest=digest(row.data_sharing_version, row.data_sharing_text),
+        credit_report=includes_credit_report(row.data_sharing_version),
         created_at=row.created_at,
         expires_at=row.expires_at,
     )
@@ -362,8 +366,11 @@ class Quotes:
                 high_cost_above=policy.high_cost_apr if high_cost else None,
                 language=language,
             ),
-            data_sharing_version=data_sharing_version(bank_code),
+            data_sharing_version=data_sharing_version(
+                bank_code, credit_report=provider.asks_credit_report
+            ),
             data_sharing_text=data_sharing_text(
+                credit_report=provider.asks_credit_report,
                 bank_name=listing.name_en if language == "en" else listing.name,
                 language=language,
             ),

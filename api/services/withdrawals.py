@@ -1066,6 +1066,15 @@ class Withdrawals:
             raise DomainError(ErrorCode.QUOTE_EXPIRED, "day_changed", field="quoteId")
         check_consent(quote, consent, utcnow())
         _, provider = await self._banks.usable(account, quote.bank_code)
+        if provider.asks_credit_report and not quote.credit_report:
+            # The bank asks for the credit-report authorisation; the consent the user gave
+            # (a quote made before the bank asked) does not include it.
+            raise DomainError(
+                ErrorCode.DATA_SHARING_NOT_ACCEPTED,
+                "credit_report",
+                field="acceptedDataSharingVersion",
+                version=quote.data_sharing_version,
+            )
         credit = await self._cards.owned(account, quote.credit_card_id, CardKind.CREDIT)
         debit = await self._cards.owned(account, debit_card_id, CardKind.DEBIT)
         if not debit.usable_for_payout:
@@ -1118,6 +1127,7 @@ class Withdrawals:
                     start_date=quote.start_date,
                     schedule=quote.bank_schedule,
                     schedule_digest=terms_digest(quote.start_date, quote.bank_schedule),
+                    credit_report_authorized=quote.credit_report,
                 )
             )
         except ProviderError as exc:

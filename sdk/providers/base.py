@@ -82,6 +82,11 @@ class BankProvider(abc.ABC):
     #: (``">=1.1,<1.4"``); empty: any cardcash that can load ``sdk_version``. cardcash refuses,
     #: with the range in the reason, a plugin whose range leaves out its own SDK version.
     sdk_supported: str = ""
+    #: True when the bank asks, with each withdrawal, for the holder's authorisation to query
+    #: their personal credit report (征信查询授权, SDK 1.2). cardcash then makes it part of
+    #: the data-sharing consent, names it there, sends ``SubmitWithdrawal.
+    #: credit_report_authorized``, and refuses a withdrawal without it before asking the bank.
+    asks_credit_report: bool = False
     #: True for a simulator that moves no money (see :func:`simulator`): cardcash serves it
     #: in production only when told to, and an installed real plugin of its code replaces it.
     simulated: bool = False

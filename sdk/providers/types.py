@@ -25,7 +25,9 @@ from providers.errors import DeclineReason
 #:
 #: 1.2 added the bound booking: ``SubmitWithdrawal.quote_id``, ``start_date``, ``schedule`` and
 #: ``schedule_digest``, :class:`BookedTerms` echoed as ``WithdrawalResult.booked``,
-#: :func:`terms_digest` and ``DeclineReason.TERMS_CHANGED``.
+#: :func:`terms_digest` and ``DeclineReason.TERMS_CHANGED``; and the credit-report
+#: authorisation: ``BankProvider.asks_credit_report``, ``SubmitWithdrawal.
+#: credit_report_authorized``.
 SDK_VERSION = "1.2"
 
 
@@ -348,6 +350,10 @@ class SubmitWithdrawal:
     schedule_digest: str = field(default="", kw_only=True)
     """:func:`terms_digest` of ``start_date`` and ``schedule`` (SDK 1.2): a bank may keep it
     as the fingerprint of what was accepted."""
+    credit_report_authorized: bool = field(default=False, kw_only=True)
+    """The holder authorised the bank to query their credit report, as part of the
+    data-sharing consent they gave (SDK 1.2). Always true for a bank that declares
+    ``asks_credit_report``: cardcash refuses the withdrawal otherwise."""
 
 
 def terms_digest(start_date: date, schedule: Sequence[ScheduledPayment]) -> str:

@@ -487,6 +487,18 @@ VARIANTS = textwrap.dedent(
             return replace(answer, booked=self._booked(request)) if request else answer
 
 
+    # SDK 1.2, asking for the credit-report authorisation and lending without it all the same.
+    class AsksButTakesAnyBank(example.ExampleBank):
+        sdk_version = "1.2"
+        asks_credit_report = True
+
+
+    class TestCreditReportWithoutAuthorisation(Variant):
+        bank_class = AsksButTakesAnyBank
+        SELECT = {"test_a_bank_that_asks_for_the_credit_report_refuses_without_it",
+                  "test_submission_is_idempotent"}
+
+
     class TestBooksOtherTerms(Variant):
         bank_class = BooksLaterBank
         SELECT = {"test_the_booked_terms_are_the_ones_sent", "test_submission_is_idempotent"}
@@ -834,6 +846,10 @@ VARIANT_FAILURES = {
     "TestCallbackReversesTheFinalState": {
         "test_pushed_callbacks_agree_with_the_final_state_and_the_amount":
             "after the final SUCCEEDED the bank pushed ['FAILED']",
+    },
+    "TestCreditReportWithoutAuthorisation": {
+        "test_a_bank_that_asks_for_the_credit_report_refuses_without_it":
+            "submit_withdrawal(without the credit-report authorisation) returned",
     },
     "TestBooksOtherTerms": {
         "test_the_booked_terms_are_the_ones_sent": "submit_withdrawal: the bank booked other terms",

@@ -111,6 +111,11 @@ class SandboxBank(BankProvider):
     sdk_version = SDK_VERSION
     simulated = True
 
+    @property
+    def asks_credit_report(self) -> bool:  # type: ignore[override]
+        """From the bank's data (``credit_report``) or the option of that name."""
+        return self.data.credit_report
+
     def __init__(self, context: ProviderContext, data: BankData, *, clock: Clock = _utc_now):
         if context.bank_code != data.code:
             raise ValueError(f"sandbox data of {data.code} cannot serve bank {context.bank_code}")
@@ -570,7 +575,13 @@ class SandboxBank(BankProvider):
         bank would not book today (the quote was of another day) is declined, never shifted.
         A request without terms (an older cardcash) is booked on the bank's own."""
         if request.start_date is None and not request.schedule:
-            return
+            return  # an older cardcash: neither terms nor the credit-report authorisation
+        if self.data.credit_report and not request.credit_report_authorized:
+            raise ProviderError(
+                ProviderErrorCode.DECLINED,
+                "this bank queries the credit report only with the holder's authorisation",
+                decline_reason=DeclineReason.OTHER,
+            )
         booked = self._booked(row)
         if request.start_date != booked.start_date or tuple(request.schedule) != booked.schedule:
             raise ProviderError(

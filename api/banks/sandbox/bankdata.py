@@ -48,6 +48,8 @@ class BankData:
     card_product: str
     agreement_version: str
     agreement_summary: str
+    credit_report: bool = False
+    """The bank asks for the credit-report authorisation with each withdrawal."""
 
     def installment(self, periods: int) -> InstallmentPricing | None:
         """The pricing of an installment tenor, or None when the bank does not offer it."""
@@ -151,6 +153,7 @@ def parse_bank_data(raw: Mapping[str, Any]) -> BankData:
         card_product=str(raw["card_product"]),
         agreement_version=str(raw["agreement"]["version"]),
         agreement_summary=str(raw["agreement"]["summary"]).strip(),
+        credit_report=bool(raw.get("credit_report", False)),
     )
     _validate(data)
     return data
@@ -174,6 +177,8 @@ def apply_options(data: BankData, options: Mapping[str, str]) -> tuple[BankData,
         changes["verification_required"] = parse_bool(
             options["verification_required"], "verification_required"
         )
+    if "credit_report" in options:
+        changes["credit_report"] = parse_bool(options["credit_report"], "credit_report")
     data = replace(data, **changes)
     _validate(data)
     extra = SandboxOptions(

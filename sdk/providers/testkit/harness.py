@@ -286,6 +286,7 @@ class Harness:
             purpose=WithdrawalPurpose.EDUCATION, agreement_version=quote.agreement_version,
             quote_id=f"conformance-quote-{uuid.uuid4().hex}", start_date=start,
             schedule=quote.schedule, schedule_digest=terms_digest(start, quote.schedule),
+            credit_report_authorized=bool(getattr(self.provider, "asks_credit_report", False)),
         )
 
     async def submit(self, request: SubmitWithdrawal) -> WithdrawalResult:

@@ -256,6 +256,17 @@ class ConformanceSuite:
             f"terms the bank would not book are refused with TERMS_CHANGED, not "
             f"{error.decline_reason}")
 
+    async def test_a_bank_that_asks_for_the_credit_report_refuses_without_it(
+        self, bank: Harness
+    ):
+        """SDK 1.2: a bank declaring ``asks_credit_report`` queries the credit report only with
+        the holder's authorisation; a submission without it is declined."""
+        if not getattr(bank.provider, "asks_credit_report", False):
+            pytest.skip("the bank does not ask for the credit-report authorisation")
+        request = replace(await bank.submission(), credit_report_authorized=False)
+        await bank.refused("submit_withdrawal(without the credit-report authorisation)",
+                           bank.provider.submit_withdrawal(request), E.DECLINED)
+
     async def test_submission_is_idempotent(self, bank: Harness):
         request = await bank.submission()
         first = await bank.submit(request)
