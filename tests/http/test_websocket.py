@@ -282,6 +282,15 @@ REFUSED = [
     # Past the token limit (2000): the parser stops.
     ({"query": "{ " + "__typename " * 2100 + "}"}, "GRAPHQL_PARSE_FAILED"),
     ({"query": "query A { __typename }", "operationName": "C"}, "OPERATION_NOT_FOUND"),
+    # Several operations and none named: the specification refuses to pick one.
+    ({"query": "query A { __typename } query B { __typename }"}, "OPERATION_NOT_FOUND"),
+    (
+        {
+            "query": 'subscription A { withdrawal(id: "wdr_x") { id } } '
+            'subscription B { withdrawal(id: "wdr_y") { id } }'
+        },
+        "OPERATION_NOT_FOUND",
+    ),
     ({"query": "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"}, "QUERY_TOO_COMPLEX"),
     ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
     ({"query": "{ banks(channel: MARS) { code } }"}, "GRAPHQL_VALIDATION_FAILED"),
