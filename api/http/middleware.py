@@ -15,6 +15,7 @@ from api.logging_setup import log_access, request_id_var, user_id_var
 from api.messages import pick_language
 from api.observability import Metrics, RequestRecord, request_record_var
 from api.schema import codes
+from providers.scrub import redact
 
 log = logging.getLogger("cardcash.http")
 
@@ -115,7 +116,10 @@ class RequestContextMiddleware:
             return await self.app(scope, receive, send)
         incoming = _header(scope, _REQUEST_ID_RAW).decode("latin-1")
         # 32 random hex digits, as uuid4().hex but without making a UUID object.
-        request_id = incoming if _GOOD_ID.fullmatch(incoming) else os.urandom(16).hex()
+        # A client's id is kept when it is an id: not one that holds a card number or a
+        # secret, which every log line of the request would then carry.
+        kept = _GOOD_ID.fullmatch(incoming) and redact(incoming) == incoming
+        request_id = incoming if kept else os.urandom(16).hex()
         record = RequestRecord()
         tokens = (
             request_id_var.set(request_id),

@@ -256,3 +256,19 @@ def test_access_lines_respect_the_level_and_reach_other_handlers(access_to):
     assert [(r.getMessage(), r.route, r.status) for r in records] == [
         ("GET /graphql 200", "/x", 200)
     ]
+
+
+@pytest.mark.parametrize(
+    "offered",
+    ["4111-1111-1111-1111", "card:6225880137706655", "token=abcdefgh123", "eyJhbGciOi.eyJzdWIi.x"],
+)
+async def test_a_request_id_that_holds_a_secret_is_replaced(client, json_logs, offered):
+    response = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"x-request-id": offered}
+    )
+    assert response.headers["x-request-id"] != offered
+    assert offered not in json_logs.getvalue()
+    kept = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"x-request-id": "trace-0001-abcd"}
+    )
+    assert kept.headers["x-request-id"] == "trace-0001-abcd"
