@@ -82,29 +82,17 @@ def insert_row() -> Starlette:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        yield
-        await engine.dispose()
-
-    async def graphql(request: Request) -> Response:
-        payload = (await request.body()).decode()
-        async with engine.begin() as conn:
-            result = await conn.execute(insert(rows).values(key="k", payload=payload))
-        return Response(
-            b'{"data":{"id":%d}}' % result.inserted_primary_key[0], media_type="application/json"
-        )
-
-    return Starlette(
-        routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["POST"])],
-        lifespan=lifespan,
-    )
+    return _inserting(engine)
 
 
 def insert_row_pg() -> Starlette:
-    engine = create_async_engine(os.environ["BENCH_DB_URL"], pool_size=10, max_overflow=10)
+    return _inserting(
+        create_async_engine(os.environ["BENCH_DB_URL"], pool_size=10, max_overflow=10)
+    )
+
+
+def _inserting(engine) -> Starlette:
+    """One row inserted through ``engine`` per POST /graphql."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
