@@ -499,22 +499,26 @@ class Withdrawals:
             if (existing := await self._load(withdrawal_id)) is not None:
                 return self._replay(existing, fingerprint)
             raise
-        except IntegrityError:
-            # Which unique rule refused the row is told by the rows, not by the error's text:
-            # the same id (the idempotency key's) is this request again; another withdrawal
-            # of the quote used it up; else it is the partial unique index on PENDING
-            # withdrawals per card: another replica (or request) is handing a withdrawal of
-            # this card to the bank right now, and waiting a moment and retrying will work.
+        except IntegrityError as exc:
             if (existing := await self._load(withdrawal_id)) is not None:
                 return self._replay(existing, fingerprint)
-            async with self._db.read() as session:
-                quote_taken = (
-                    await session.exec(
-                        select(Withdrawal.id).where(Withdrawal.quote_id == quote.id).limit(1)
-                    )
-                ).first()
+            # The partial unique index on PENDING withdrawals per card: another replica (or
+            # request) is handing a withdrawal of this card to the bank right now. Unless
+            # that one is this very quote's, waiting a moment and retrying will work.
+            if "card_pending" in str(exc) or "withdrawals.credit_card_id" in str(exc):
+                async with self._db.read() as session:
+                    quote_taken = (
+                        await session.exec(
+                            select(Withdrawal.id).where(Withdrawal.quote_id == quote.id).limit(1)
+                        )
+                    ).first()
+                if quote_taken is None:
+                    raise DomainError(
+                        ErrorCode.CARD_BUSY,
+                        field="quoteId",
+                    ) from None
             raise DomainError(
-                ErrorCode.QUOTE_ALREADY_USED if quote_taken else ErrorCode.CARD_BUSY,
+                ErrorCode.QUOTE_ALREADY_USED,
                 field="quoteId",
             ) from None
         await self._feed.publish(withdrawal_id)
